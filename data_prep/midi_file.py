@@ -1,0 +1,263 @@
+"""Standard MIDI File bytes <-> a compact event table, with bounded resources and clear errors.
+
+mido builds one Python object per message, which dominates the cost of reading NES-MDB MIDI; this
+reader keeps one tight loop over the bytes and returns numpy columns, and it refuses files that would
+need unbounded memory (see ``MidiLimits``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NOTE_OFF, NOTE_ON, POLY_AFTERTOUCH, CONTROL_CHANGE, PROGRAM_CHANGE, CHANNEL_PRESSURE, PITCH_BEND = (
+    0x8, 0x9, 0xA, 0xB, 0xC, 0xD, 0xE
+)
+_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+
+META_TRACK_NAME = 0x03
+META_END_OF_TRACK = 0x2F
+META_SET_TEMPO = 0x51
+META_TIME_SIGNATURE = 0x58
+
+DEFAULT_TEMPO = 500000  # microseconds per beat (120 bpm), the SMF default
+
+
+class MidiError(ValueError):
+    """Bytes that are not a readable Standard MIDI File, or one past the resource limits."""
+
+
+@dataclass(frozen=True)
+class MidiLimits:
+    max_bytes: int = 64 << 20
+    max_events: int = 4_000_000
+    max_tracks: int = 1024
+
+
+@dataclass
+class MidiTrack:
+    """One track: its name and its channel events as parallel columns (absolute ticks)."""
+
+    name: str = ""
+    ticks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # status >> 4
+    channels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    data1: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    data2: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    end_tick: int = 0
+
+
+@dataclass
+class MidiFile:
+    format: int
+    ticks_per_beat: int  # > 0; SMPTE files are converted to an equivalent (see _parse_header)
+    tracks: list[MidiTrack]
+    tempos: list[tuple[int, int]]  # (tick, microseconds per beat), from any track
+    time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator)
+    seconds_per_tick_fixed: float | None = None  # SMPTE timing: constant seconds per tick
+
+    @property
+    def end_tick(self) -> int:
+        return max((t.end_tick for t in self.tracks), default=0)
+
+    def tick_to_seconds(self, ticks: np.ndarray) -> np.ndarray:
+        """Absolute ticks -> seconds through the tempo map (vectorised)."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        if self.seconds_per_tick_fixed is not None:
+            return ticks * self.seconds_per_tick_fixed
+        change_ticks, change_tempi = tempo_map(self.tempos)
+        per_tick = change_tempi / 1e6 / self.ticks_per_beat
+        starts = np.concatenate([[0.0], np.cumsum(np.diff(change_ticks) * per_tick[:-1])])
+        i = np.searchsorted(change_ticks, ticks, side="right") - 1
+        return starts[i] + (ticks - change_ticks[i]) * per_tick[i]
+
+
+def tempo_map(tempos: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted change ticks (starting at 0) and tempi; the last change at a tick wins."""
+    last: dict[int, int] = {0: DEFAULT_TEMPO}
+    for tick, tempo in sorted(tempos, key=lambda x: x[0]):
+        if tempo > 0:
+            last[tick] = tempo
+    ticks = np.array(sorted(last), dtype=np.float64)
+    return ticks, np.array([last[int(t)] for t in ticks], dtype=np.float64)
+
+
+def _parse_header(data: bytes) -> tuple[int, int, int, float | None, int]:
+    if len(data) < 14 or data[:4] != b"MThd":
+        raise MidiError("not a MIDI file (no MThd header)")
+    length = struct.unpack(">I", data[4:8])[0]
+    if length < 6 or 8 + length > len(data):
+        raise MidiError("corrupt MIDI header")
+    fmt, ntracks, division = struct.unpack(">HHH", data[8:14])
+    if fmt > 2:
+        raise MidiError(f"unknown MIDI format {fmt}")
+    fixed = None
+    if division & 0x8000:
+        fps = 256 - (division >> 8)
+        sub = division & 0xFF
+        if fps not in (24, 25, 29, 30) or sub == 0:
+            raise MidiError("corrupt SMPTE time division")
+        fixed = 1.0 / ((29.97 if fps == 29 else fps) * sub)
+        division = 1
+    elif division == 0:
+        raise MidiError("time division of 0 ticks per beat")
+    return fmt, ntracks, division, fixed, 8 + length
+
+
+def parse_midi(data: bytes, limits: MidiLimits = MidiLimits()) -> MidiFile:
+    """Parse SMF bytes (format 0, 1 or 2) into a MidiFile. Raises MidiError on anything malformed."""
+    if len(data) > limits.max_bytes:
+        raise MidiError(f"file is {len(data)} bytes, over the limit of {limits.max_bytes}")
+    fmt, ntracks, division, fixed, pos = _parse_header(data)
+    if ntracks > limits.max_tracks:
+        raise MidiError(f"{ntracks} tracks, over the limit of {limits.max_tracks}")
+    tracks: list[MidiTrack] = []
+    tempos: list[tuple[int, int]] = []
+    time_sigs: list[tuple[int, int, int]] = []
+    budget = limits.max_events
+    size = len(data)
+    while pos + 8 <= size and len(tracks) < ntracks:
+        chunk, length = data[pos : pos + 4], struct.unpack(">I", data[pos + 4 : pos + 8])[0]
+        pos += 8
+        if chunk != b"MTrk":
+            pos += length  # unknown chunks are skipped, as the standard asks
+            continue
+        end = pos + length
+        if end > size:
+            raise MidiError(f"track {len(tracks)} is truncated ({length} bytes announced, {size - pos} present)")
+        track, budget = _parse_track(data, pos, end, budget, tempos, time_sigs, len(tracks))
+        tracks.append(track)
+        pos = end
+    if not tracks:
+        raise MidiError("no tracks")
+    return MidiFile(fmt, division, tracks, tempos, time_sigs, fixed)
+
+
+def _parse_track(data, pos, end, budget, tempos, time_sigs, index):
+    ticks, kinds, channels, d1s, d2s = [], [], [], [], []
+    name = ""
+    tick = 0
+    status = 0
+
+    try:
+        while pos < end:
+            # variable-length delta time (at most 4 bytes)
+            delta = 0
+            for _ in range(4):
+                b = data[pos]
+                pos += 1
+                delta = (delta << 7) | (b & 0x7F)
+                if b < 0x80:
+                    break
+            else:
+                raise MidiError(f"track {index}: delta time longer than 4 bytes")
+            tick += delta
+            b = data[pos]
+            if b >= 0x80:
+                pos += 1
+                if b < 0xF0:
+                    status = b
+                elif b == 0xFF:
+                    mtype = data[pos]
+                    pos += 1
+                    length, pos = _read_vlq(data, pos, index)
+                    payload = data[pos : pos + length]
+                    if pos + length > end:
+                        raise MidiError(f"track {index}: meta event runs past the end of the track")
+                    pos += length
+                    if mtype == META_SET_TEMPO and length == 3:
+                        tempos.append((tick, (payload[0] << 16) | (payload[1] << 8) | payload[2]))
+                    elif mtype == META_TIME_SIGNATURE and length >= 2:
+                        time_sigs.append((tick, payload[0], 1 << min(payload[1], 16)))
+                    elif mtype == META_TRACK_NAME and not name:
+                        name = payload.decode("latin1")
+                    elif mtype == META_END_OF_TRACK:
+                        break
+                    continue
+                elif b in (0xF0, 0xF7):
+                    length, pos = _read_vlq(data, pos, index)
+                    pos += length
+                    continue
+                else:
+                    raise MidiError(f"track {index}: unexpected system message 0x{b:02X}")
+            elif status == 0:
+                raise MidiError(f"track {index}: data byte without a status (running status unset)")
+            kind = status >> 4
+            d1 = data[pos]
+            if kind in (0xC, 0xD):
+                d2 = 0
+                pos += 1
+            else:
+                d2 = data[pos + 1]
+                pos += 2
+            if (d1 | d2) & 0x80:
+                raise MidiError(f"track {index}: data byte over 127 at tick {tick}")
+            ticks.append(tick)
+            kinds.append(kind)
+            channels.append(status & 0xF)
+            d1s.append(d1)
+            d2s.append(d2)
+            budget -= 1
+            if budget < 0:
+                raise MidiError("too many events (over the limit of MidiLimits.max_events)")
+    except IndexError:
+        raise MidiError(f"track {index} is truncated mid-event") from None
+    if pos > end:
+        raise MidiError(f"track {index} is truncated mid-event")
+    track = MidiTrack(
+        name=name,
+        ticks=np.array(ticks, dtype=np.int64),
+        kinds=np.array(kinds, dtype=np.uint8),
+        channels=np.array(channels, dtype=np.uint8),
+        data1=np.array(d1s, dtype=np.uint8),
+        data2=np.array(d2s, dtype=np.uint8),
+        end_tick=tick,
+    )
+    return track, budget
+
+
+def _read_vlq(data, pos, index):
+    value = 0
+    for _ in range(4):
+        b = data[pos]
+        pos += 1
+        value = (value << 7) | (b & 0x7F)
+        if b < 0x80:
+            return value, pos
+    raise MidiError(f"track {index}: variable-length quantity longer than 4 bytes")
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+def vlq(value: int) -> bytes:
+    if value < 0 or value > 0x0FFFFFFF:
+        raise ValueError(f"delta time {value} does not fit in a MIDI variable-length quantity")
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def track_chunk(events: list[tuple[int, bytes]]) -> bytes:
+    """An MTrk chunk from (absolute tick, event bytes) in order; end_of_track is added one tick later,
+    as pretty_midi writes it."""
+    body = bytearray()
+    last = 0
+    for tick, event in events:
+        body += vlq(tick - last)
+        body += event
+        last = tick
+    body += vlq(1) + b"\xff\x2f\x00"
+    return b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
+
+
+def midi_bytes(tracks: list[bytes], ticks_per_beat: int, fmt: int = 1) -> bytes:
+    return b"MThd" + struct.pack(">IHHH", 6, fmt, len(tracks), ticks_per_beat) + b"".join(tracks)
+
+
+def meta(mtype: int, payload: bytes) -> bytes:
+    return bytes([0xFF, mtype]) + vlq(len(payload)) + payload

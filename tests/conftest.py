@@ -1,0 +1,92 @@
+"""Shared fixtures: where the real data lives, and the console script to test through.
+
+Real data (NES-MDB archives, MIDI samples, MNIST) is read in place from ``../shared/data`` beside the
+project, or from ``$NESINTERP_SHARED_DATA``. Tests that need it skip with the reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("NESINTERP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _require(relative: str) -> Path:
+    path = shared_data_dir() / relative
+    if not path.exists():
+        pytest.skip(f"real data {relative} not found under {shared_data_dir()} "
+                    "(set NESINTERP_SHARED_DATA to the folder holding NES-MDB and MNIST)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def exprsco_archive() -> Path:
+    return _require("nesmdb/nesmdb24_exprsco.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def seprsco_archive() -> Path:
+    return _require("nesmdb/nesmdb24_seprsco.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def midi_samples() -> list[Path]:
+    folder = _require("nesmdb-midi-samples")
+    files = sorted(folder.glob("*.mid"))
+    if not files:
+        pytest.skip(f"no .mid files in {folder}")
+    return files
+
+
+def read_archive_members(archive: Path, want) -> dict[str, bytes]:
+    """Bytes of the archive members whose name satisfies ``want(name)``, streamed."""
+    out = {}
+    with tarfile.open(archive, "r|gz") as tf:
+        for member in tf:
+            if member.isfile() and want(member.name):
+                out[member.name] = tf.extractfile(member).read()
+    return out
+
+
+@pytest.fixture(scope="session")
+def exprsco_valid(exprsco_archive) -> dict:
+    """Every song of the exprsco archive's valid split, as Scores keyed by song name."""
+    from data_prep.pickles import score_from_pickle_bytes, song_name
+
+    members = read_archive_members(exprsco_archive, lambda n: "/valid/" in n)
+    return {
+        song_name(Path(n).name): score_from_pickle_bytes(d, song_name(Path(n).name), n)
+        for n, d in members.items()
+    }
+
+
+def nesinterp_command() -> list[str]:
+    exe = Path(sys.executable).parent / "nesinterp"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("nesinterp")
+    if found:
+        return [found]
+    pytest.skip("the nesinterp console script is not installed (pip install -e .)")
+
+
+@pytest.fixture
+def cli():
+    """Run the real console script; returns the CompletedProcess (text mode)."""
+
+    def run(*args, cwd=None, timeout=300, env=None):
+        return subprocess.run([*nesinterp_command(), *map(str, args)], capture_output=True, text=True,
+                              cwd=cwd, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+    return run
