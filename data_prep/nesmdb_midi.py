@@ -70,50 +70,56 @@ def _tick_converter(midi: MidiFile):
     return lambda ticks: np.rint(midi.tick_to_seconds(ticks) * SAMPLE_RATE).astype(np.int64)
 
 
+def _forward_fill(values: np.ndarray, has: np.ndarray, initial: int = 0) -> np.ndarray:
+    """At each position, the value of the last position at or before it where ``has`` is true."""
+    idx = np.maximum.accumulate(np.where(has, np.arange(len(has)), -1))
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], initial)
+
+
 def _voice_segments(track, voice: int, to_samples, nsamps: int):
     """Change points of one voice on the 44.1 kHz timeline: (sample, note, velocity, timbre) arrays,
-    each row the state from that sample until the next row's sample."""
+    each row the state from that sample until the next row's sample.
+
+    Within one sample NES-MDB applies note events before controllers (its converter collects them
+    so), and a note-off ends only the note that sounds: at a note boundary the next note-on may be
+    written before the previous note's off. Computed with forward fills over the events, no loop.
+    """
     kinds, d1, d2 = track.kinds, track.data1, track.data2
     is_on = (kinds == NOTE_ON) & (d2 > 0)
     is_off = (kinds == NOTE_OFF) | ((kinds == NOTE_ON) & (d2 == 0))
     is_cc = (kinds == CONTROL_CHANGE) & ((d1 == CC_VELOCITY) | (d1 == CC_TIMBRE))
     keep = is_on | is_off | is_cc
     samples = to_samples(track.ticks[keep])
-    on, off, cc = is_on[keep], is_off[keep], is_cc[keep]
-    d1, d2 = d1[keep].tolist(), d2[keep].tolist()
-    # Within one sample NES-MDB applies note events before controllers (its converter collects them so).
-    order = np.lexsort((np.arange(len(samples)), cc, samples))
-    note = velocity = timbre = 0
-    out_s, out_n, out_v, out_t = [0], [0], [0], [0]
-    is_triangle = voice == Voice.TR
-    for i in order.tolist():
-        s = int(samples[i])
-        if s >= nsamps:
-            break
-        if on[i]:
-            note, velocity = d1[i], (0 if is_triangle else d2[i])
-        elif off[i]:
-            # A note-off ends the sounding note only; at a note boundary the next note-on may be
-            # written before the previous note's off within the same sample.
-            if d1[i] == note:
-                note, velocity = 0, 0
-        elif d1[i] == CC_VELOCITY:
-            velocity = d2[i]
-        else:
-            timbre = d2[i]
-        if s == out_s[-1]:
-            out_n[-1], out_v[-1], out_t[-1] = note, velocity, timbre
-        else:
-            out_s.append(s)
-            out_n.append(note)
-            out_v.append(velocity)
-            out_t.append(timbre)
-    return (
-        np.array(out_s, np.int64),
-        np.array(out_n, np.int64),
-        np.array(out_v, np.int64),
-        np.array(out_t, np.int64),
-    )
+    order = np.lexsort((np.arange(len(samples)), is_cc[keep], samples))
+    samples = samples[order]
+    inside = samples < nsamps
+    samples = samples[inside]
+    on, off, cc = (m[keep][order][inside] for m in (is_on, is_off, is_cc))
+    d1 = d1[keep][order][inside].astype(np.int64)
+    d2 = d2[keep][order][inside].astype(np.int64)
+    if len(samples) == 0:
+        zero = np.zeros(1, np.int64)
+        return zero, zero, zero, zero
+
+    pos = np.arange(len(samples))
+    last_on = np.maximum.accumulate(np.where(on, pos, -1))
+    pitch = np.where(last_on >= 0, d1[np.maximum(last_on, 0)], 0)
+    ends_note = off & (last_on >= 0) & (d1 == pitch)
+    last_end = np.maximum.accumulate(np.where(ends_note, pos, -1))
+    note = np.where(last_end > last_on, 0, pitch)
+
+    vel_source = on | ends_note | (cc & (d1 == CC_VELOCITY))
+    vel_value = np.where(on, 0 if voice == Voice.TR else d2, np.where(ends_note, 0, d2))
+    velocity = _forward_fill(vel_value, vel_source)
+    timbre = _forward_fill(d2, cc & (d1 == CC_TIMBRE))
+
+    # The state after the last event of each sample holds until the next sample with events.
+    last_of_sample = np.ones(len(samples), bool)
+    last_of_sample[:-1] = samples[1:] != samples[:-1]
+    seg = (samples[last_of_sample], note[last_of_sample], velocity[last_of_sample], timbre[last_of_sample])
+    if seg[0][0] > 0:
+        seg = tuple(np.concatenate([[0], a]) for a in seg)
+    return seg
 
 
 def frame_starts(frames: int) -> np.ndarray:

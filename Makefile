@@ -1,0 +1,34 @@
+# Two commands for a fresh machine: `make demo` runs the main job on the bundled songs, `make test`
+# runs the test suite. Each creates the virtual environment first when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Known-good torch. On the project's machines this version installs the local CPU build; an unpinned
+# torch would pull several GB of CUDA packages.
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+DEMO   := demo-out
+
+.PHONY: demo test bench env clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nesinterp prep nesinterp/examples -o $(DEMO)/dataset --force
+	$(BIN)/nesinterp render nesinterp/examples/*.mid -o $(DEMO) --plot --force
+	@echo "Made:" && find $(DEMO) -type f | sort
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_prep.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache
