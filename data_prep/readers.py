@@ -65,7 +65,10 @@ def read_score(path: str | Path) -> Score:
     if text.startswith(MUSIC21_PREFIX):
         from .corpus import read_music21
 
-        return read_music21(text[len(MUSIC21_PREFIX):])
+        try:
+            return read_music21(text[len(MUSIC21_PREFIX):])
+        except ValueError as exc:  # unknown piece, unusable content, over the length limit
+            raise ReadError(str(exc)) from None
     path = Path(path)
     if kind_of(path.name) is None:
         raise ReadError("unknown file type (expected .mid, .midi, .exprsco.pkl or .seprsco.pkl)")
