@@ -1,0 +1,233 @@
+"""Scores out to the ear and the eye: 16-bit WAV through the NES synthesizer, NES-MDB MIDI for any other
+synth, and a piano-roll PNG of the four voices. ``render_files`` is what ``nesinterp render`` runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import wave
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .score import FRAME_RATE, VOICE_NAMES, Score, Voice
+from .synth import DEFAULT_SAMPLE_RATE, render_audio
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+
+
+class RenderError(ValueError):
+    """An input or output that cannot be rendered; the message names the file, in one line."""
+
+
+# --- audio --------------------------------------------------------------------------------------
+
+def pcm16(audio: np.ndarray, normalize: bool = False) -> np.ndarray:
+    """Float audio in [-1, 1] as little-endian int16 samples.
+
+    Without ``normalize`` the scale is fixed (1.0 -> 32767), so blend steps stay comparable in
+    loudness; with it the peak is raised (or lowered) to full scale.
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    if normalize:
+        peak = float(np.abs(audio).max()) if audio.size else 0.0
+        if peak > 0:
+            audio = audio / peak
+    return np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def _check_rate(sample_rate: int) -> int:
+    sample_rate = int(sample_rate)
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise RenderError(f"sample rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE}")
+    return sample_rate
+
+
+def _write_wav(f, samples: np.ndarray, sample_rate: int) -> None:
+    with wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(samples.tobytes())
+
+
+def wav_bytes(score: Score, sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False) -> bytes:
+    """A Score as the bytes of a mono 16-bit PCM WAV file rendered by the NES synthesizer."""
+    sample_rate = _check_rate(sample_rate)
+    buffer = io.BytesIO()
+    _write_wav(buffer, pcm16(render_audio(score, sample_rate), normalize), sample_rate)
+    return buffer.getvalue()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: Path, write, force: bool) -> None:
+    """Write through a temp file in the same folder and move it into place, so a failed or
+    interrupted render never leaves a partial file; refuse to replace ``path`` unless ``force``."""
+    if path.exists() and not force:
+        raise RenderError(f"{path} exists (use --force to replace it)")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        if path.exists() and not force:  # appeared while we rendered
+            raise RenderError(f"{path} exists (use --force to replace it)")
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def render_wav(score: Score, path, sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False,
+               force: bool = True) -> Path:
+    """Render a Score to a mono 16-bit PCM WAV file at ``path`` (replaced only if ``force``)."""
+    path = Path(path)
+    sample_rate = _check_rate(sample_rate)
+    samples = pcm16(render_audio(score, sample_rate), normalize)
+    _atomic_write(path, lambda f: _write_wav(f, samples, sample_rate), force)
+    return path
+
+
+def render_midi(score: Score, path, force: bool = True) -> Path:
+    """Write a Score as NES-MDB MIDI, for rendering with any synthesizer (programs 80/81/38/121)."""
+    from data_prep.nesmdb_midi import nesmdb_midi_bytes
+
+    path = Path(path)
+    data = nesmdb_midi_bytes(score)
+    _atomic_write(path, lambda f: f.write(data), force)
+    return path
+
+
+# --- piano roll ---------------------------------------------------------------------------------
+
+def plot_piano_roll(scores: Score | Sequence[Score], path, titles: Sequence[str] | None = None) -> Path:
+    """A PNG of the four voices, one row per voice and one column per score (e.g. blend steps).
+
+    Pulse and noise cells are shaded by velocity, the triangle (no volume) at full strength; the noise
+    row's y axis is the NES-MDB noise note (16 = fastest period).
+    """
+    # The object API with the Agg canvas: no pyplot, so no global backend is chosen or changed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scores = [scores] if isinstance(scores, Score) else list(scores)
+    if not scores:
+        raise RenderError("nothing to plot: no scores given")
+    titles = list(titles) if titles is not None else [s.name for s in scores]
+    fig = Figure(figsize=(max(6.0, 4.0 * len(scores)), 8.0))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(4, len(scores), squeeze=False, sharey="row")
+    for column, score in enumerate(scores):
+        for voice in Voice:
+            ax = axes[voice, column]
+            notes = score.notes[:, voice].astype(np.int64)
+            strength = (np.full(len(notes), 15) if voice == Voice.TR
+                        else score.velocities[:, voice].astype(np.int64))
+            sounding = notes > 0
+            lo, hi = (1, 16) if voice == Voice.NO else (
+                (int(notes[sounding].min()) - 2, int(notes[sounding].max()) + 2) if sounding.any() else (57, 81))
+            roll = np.zeros((hi - lo + 1, max(len(notes), 1)))
+            frames = np.flatnonzero(sounding)
+            # A floor so that quiet notes stay visible; brighter = louder.
+            roll[notes[frames] - lo, frames] = 0.3 + 0.7 * strength[frames] / 15.0
+            ax.imshow(roll, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
+                      interpolation="nearest",
+                      extent=(0, max(len(notes), 1) / FRAME_RATE, lo - 0.5, hi + 0.5))
+            if column == 0:
+                ax.set_ylabel(VOICE_NAMES[voice] + (" (noise)" if voice == Voice.NO else " (note)"))
+            if voice == Voice.P1:
+                ax.set_title(titles[column] if column < len(titles) else "", fontsize=9)
+            if voice == Voice.NO:
+                ax.set_xlabel("seconds")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+# --- files in, files out (the CLI's work) ---------------------------------------------------------
+
+def _stem(source: str) -> str:
+    from data_prep.pickles import song_name
+
+    if source.startswith("music21:"):
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in source[len("music21:"):])
+    return song_name(Path(source).name)
+
+
+def output_paths(inputs: Sequence[str], out) -> list[Path]:
+    """Where each input's WAV goes: OUT itself for one input and OUT ending in .wav, else
+    ``OUT/<stem>.wav``. Raises RenderError for combinations that would lose a file."""
+    out = Path(out)
+    if out.suffix.lower() == ".wav":
+        if len(inputs) != 1:
+            raise RenderError(f"{out}: one .wav file cannot hold {len(inputs)} renders; give a folder")
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise RenderError(f"{out}: exists and is not a folder")
+    paths = [out / f"{_stem(str(i))}.wav" for i in inputs]
+    seen: dict[Path, str] = {}
+    for source, path in zip(inputs, paths):
+        if path in seen:
+            raise RenderError(f"{source}: would overwrite the render of {seen[path]} ({path.name})")
+        seen[path] = str(source)
+    return paths
+
+
+def render_files(inputs: Iterable, out, force: bool = False, plot: bool = False,
+                 sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False) -> list[Path]:
+    """Render each input (.mid, .exprsco.pkl, .seprsco.pkl, music21:<name>) to a WAV; see
+    ``output_paths`` for where. With ``plot`` a piano-roll ``<stem>.png`` goes beside each WAV.
+
+    Every input is read and every target checked before anything is written, so a bad input or an
+    existing WAV (without ``force``) fails the whole command and leaves the disk as it was.
+    """
+    from data_prep.readers import ReadError, read_score
+
+    inputs = [str(i) for i in inputs]
+    if not inputs:
+        raise RenderError("no input files given")
+    sample_rate = _check_rate(sample_rate)
+    targets = output_paths(inputs, out)
+    if not force:
+        for target in targets:
+            for path in [target] + ([target.with_suffix(".png")] if plot else []):
+                if path.exists():
+                    raise RenderError(f"{path} exists (use --force to replace it)")
+    scores = []
+    for source in inputs:
+        try:
+            scores.append(read_score(source))
+        except ReadError as exc:
+            raise RenderError(f"{source}: {exc}") from None
+    folder = targets[0].parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for score, target in zip(scores, targets):
+        render_wav(score, target, sample_rate, normalize, force=force)
+        if plot:
+            plot_piano_roll(score, target.with_suffix(".png"))
+    return targets
+
+
+__all__ = [
+    "RenderError",
+    "pcm16",
+    "plot_piano_roll",
+    "render_files",
+    "render_midi",
+    "render_wav",
+    "wav_bytes",
+    "output_paths",
+]
