@@ -247,3 +247,23 @@ def test_dataset_errors_are_clear(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(DatasetError, match="unreadable manifest"):
         Dataset(tmp_path)
+
+
+def test_mixed_sources_with_music21(tmp_path, cli):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.mid").write_bytes(nesmdb_midi_bytes(compose_dungeon()))
+    r = cli("prep", src, "music21:bach/bwv66.6", "-o", tmp_path / "ds", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    train = Dataset(tmp_path / "ds").split("train")
+    assert sorted(s.source for s in train.songs) == sorted([str(src / "a.mid"), "music21:bach/bwv66.6"])
+    assert {s.game for s in train.songs} == {"src/a", "music21/bach/bwv66"}
+    r = cli("prep", "music21:no_such_composer_xyz", "-o", tmp_path / "bad")
+    assert r.returncode == 2 and "music21:no_such_composer_xyz" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_version_and_help(cli):
+    r = cli("--version")
+    assert r.returncode == 0 and "nesinterp" in r.stdout
+    r = cli("--help")
+    assert r.returncode == 0 and all(c in r.stdout for c in ("prep", "render", "train"))
