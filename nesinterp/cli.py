@@ -70,6 +70,52 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
 
 
 @main.command()
+@click.option("-c", "--config", "config_name", default="nesmdb", show_default=True,
+              help="Config file, or the name of one in configs/ (nesmdb, tiny, mnist, lines, ...).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a config value; repeatable (e.g. --set train.steps=2000).")
+@click.option("--data", type=click.Path(), default=None, help="Dataset folder (sets data.path).")
+@click.option("--run-dir", type=click.Path(), default=None,
+              help="Where checkpoints and logs go (default: runs/<config name>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train(config_name, overrides, data, run_dir, resume, quiet):
+    """Train an autoencoder (ACAI and/or a latent regularizer) from a config.
+
+    \b
+    Examples:
+      nesinterp train                                   # configs/nesmdb.yaml on data/nesmdb
+      nesinterp train --config tiny --data data/tiny --set train.steps=300
+      nesinterp train --run-dir runs/nesmdb --resume    # continue a killed run
+      torchrun --nproc_per_node 2 -m nesinterp train    # several GPUs or processes
+    """
+    from .config import ConfigError, load_config
+    from .train import TrainError, train as run_training
+
+    overrides = list(overrides) + ([f"data.path={data}"] if data else [])
+    try:
+        cfg = load_config(config_name, overrides)
+        run_dir = run_dir or os.path.join("runs", cfg.name)
+        if resume and not os.path.isdir(run_dir):
+            raise UserError(f"{run_dir}: no such run directory to resume")
+        if resume and os.path.exists(os.path.join(run_dir, "config.yaml")) and not overrides \
+                and config_name == "nesmdb":
+            # `--resume` alone continues the run with the config it was started with.
+            cfg = load_config(os.path.join(run_dir, "config.yaml"))
+        last = run_training(cfg, run_dir, resume=resume, progress=not quiet)
+    except (ConfigError, TrainError) as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; continue with: nesinterp train --run-dir {run_dir} --resume", err=True)
+        sys.exit(130)
+    if last:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step",))
+        click.echo(f"{run_dir}: step {last['step']}: {shown}")
+    else:
+        click.echo(f"{run_dir}: already trained to train.steps")
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", required=True, type=click.Path(),
               help="WAV file (one input) or folder for <name>.wav per input.")

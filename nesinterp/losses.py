@@ -149,11 +149,18 @@ class LatentDiscriminator(nn.Module):
         return self.net(z).squeeze(-1)
 
 
+def gan_terms(code_logits: torch.Tensor, prior_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(encoder penalty BCE(D(z_q), 1), discriminator loss BCE(D(z_p), 1) + BCE(D(z_q), 0))."""
+    ones, zeros = torch.ones_like(code_logits), torch.zeros_like(code_logits)
+    encoder = F.binary_cross_entropy_with_logits(code_logits, ones)
+    disc = (F.binary_cross_entropy_with_logits(prior_logits, torch.ones_like(prior_logits))
+            + F.binary_cross_entropy_with_logits(code_logits, zeros))
+    return encoder, disc
+
+
 def gan_discriminator_loss(disc: LatentDiscriminator, z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """BCE(D(z_p), 1) + BCE(D(z_q), 0), with the codes detached from the encoder."""
-    real, fake = disc(prior), disc(z.detach())
-    return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-            + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    return gan_terms(disc(z.detach()), disc(prior))[1]
 
 
 def gan_encoder_penalty(disc: LatentDiscriminator, z: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,5 @@
+"""``python -m nesinterp`` (and ``torchrun -m nesinterp train``) run the command-line interface."""
+
+from .cli import main
+
+main()

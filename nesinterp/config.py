@@ -1,0 +1,205 @@
+"""Experiment configuration: small typed sections (data, model, acai, regularizer, optim, train) read
+from YAML, with ``section.key=value`` overrides. Unknown keys and wrong types are errors, not surprises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .losses import REGULARIZERS
+from .models import ModelConfig
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    kind: str = "nesmdb"  # nesmdb (a prepared dataset folder), mnist (IDX folder), lines (endless stream)
+    path: str = "data/nesmdb"
+    window: int = 128  # frames (128 = 5.3 s at 24 Hz: a phrase of two to four bars at NES tempos)
+    transpose: int = 0  # music: random transposition within +-N semitones, kept inside each voice's range
+    expressive: bool = False  # music: also model velocity and timbre
+    valid_split: str = "valid"
+
+    def __post_init__(self):
+        if self.kind not in ("nesmdb", "mnist", "lines"):
+            raise ConfigError(f"data.kind must be nesmdb, mnist or lines, not {self.kind!r}")
+        if self.window < 1 or self.transpose < 0:
+            raise ConfigError("data.window must be positive and data.transpose not negative")
+
+
+@dataclass(frozen=True)
+class AcaiConfig:
+    enabled: bool = True
+    weight: float = 0.5  # lambda: weight of the critic term in the autoencoder loss
+    gamma: float = 0.2  # blend of real and reconstruction shown to the critic
+    lr: float = 1e-4
+
+
+@dataclass(frozen=True)
+class RegularizerConfig:
+    kind: str = "wwae"
+    weight: float = 1.0
+    lr: float = 5e-4  # gan: the latent discriminator's learning rate
+
+    def __post_init__(self):
+        if self.kind not in REGULARIZERS:
+            raise ConfigError(f"regularizer.kind must be one of {', '.join(REGULARIZERS)}, not {self.kind!r}")
+        if self.weight < 0:
+            raise ConfigError("regularizer.weight must not be negative")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    grad_clip: float = 0.0  # 0 = off
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 20000
+    batch: int = 64
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    sample_every: int = 5000  # interpolations written as MIDI/PNG at these steps
+    device: str = "auto"  # auto = cuda when present, else cpu
+    amp: str = "auto"  # auto = bf16 autocast on cuda, off on cpu; "off" or "bf16"
+    recon_loss: str = "ce"  # music: "ce" (per-voice cross-entropy) or "mse" (the seed's squared error)
+    threads: int = 0  # cpu threads, 0 = torch's default
+
+    def __post_init__(self):
+        if self.steps < 0 or self.batch < 2:
+            raise ConfigError("train.steps must be >= 0 and train.batch >= 2 (ACAI mixes pairs)")
+        if self.amp not in ("auto", "off", "bf16"):
+            raise ConfigError(f"train.amp must be auto, off or bf16, not {self.amp!r}")
+        if self.recon_loss not in ("ce", "mse"):
+            raise ConfigError(f"train.recon_loss must be ce or mse, not {self.recon_loss!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "nesmdb"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    acai: AcaiConfig = field(default_factory=AcaiConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _coerce(value, annotation, where: str):
+    kind = {"int": int, "float": float, "bool": bool, "str": str}.get(
+        annotation if isinstance(annotation, str) else getattr(annotation, "__name__", ""))
+    if kind is None:
+        return value
+    if kind in (int, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            value = float(value) if kind is float else int(value)
+        except ValueError:
+            raise ConfigError(f"{where} must be {kind.__name__}, not {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {kind.__name__}, not {value!r}")
+    return value
+
+
+def _section(cls, values, where: str):
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown key {where}.{sorted(unknown)[0]} (known: {', '.join(sorted(known))})")
+    try:
+        return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()})
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "acai": AcaiConfig,
+            "regularizer": RegularizerConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+def config_from_dict(raw: dict) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError("a config file must be a mapping of sections")
+    unknown = set(raw) - set(SECTIONS) - {"name"}
+    if unknown:
+        raise ConfigError(f"unknown section {sorted(unknown)[0]!r} (known: name, {', '.join(SECTIONS)})")
+    parts = {name: _section(cls, raw.get(name), name) for name, cls in SECTIONS.items()}
+    return Config(name=str(raw.get("name", "run")), **parts)
+
+
+def parse_override(text: str) -> tuple[str, str, object]:
+    """``section.key=value`` -> (section, key, YAML-parsed value)."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"override {text!r} must look like section.key=value, e.g. train.steps=2000")
+    path, value = text.split("=", 1)
+    section, key = path.strip().split(".", 1)
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return section, key, parsed
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path, or the name of a bundled config (``tiny`` -> configs/tiny.yaml)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    bundled = CONFIG_DIR / f"{name_or_path}.yaml"
+    if bundled.exists():
+        return bundled
+    raise ConfigError(f"{name_or_path}: no such config file (bundled: "
+                      f"{', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
+
+
+def load_config(name_or_path: str | Path = "nesmdb", overrides: list[str] = ()) -> Config:
+    path = resolve_config_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: unreadable config ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of sections")
+    raw.setdefault("name", path.stem)
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if section == "name":
+            raise ConfigError("the run name is set with name: in the file")
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ConfigError(f"{path}: section {section!r} is not a mapping")
+        raw[section][key] = value
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

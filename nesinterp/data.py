@@ -1,0 +1,202 @@
+"""Prepared datasets as tensors resident on the training device, and the music <-> tensor converter.
+
+Each voice is a categorical over "silent" plus that voice's notes (P1/P2 33..108, TR 21..108, NO 1..16),
+fed to the convolutions as one-hot channels over time. Windows are cut at random offsets inside songs
+on the device itself, so a training step makes no host-to-device copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nesinterp.score import MAX_TIMBRE, NOTE_RANGE, Field, Score, Voice
+
+VOICE_CLASSES = tuple(NOTE_RANGE[v][1] - NOTE_RANGE[v][0] + 2 for v in Voice)  # silent + notes: 77 77 89 17
+NOTE_CHANNELS = sum(VOICE_CLASSES)
+VELOCITY_CLASSES = 16
+TIMBRE_CLASSES = tuple(MAX_TIMBRE[v] + 1 for v in Voice)
+
+# Filled in at decode when a model does not model expression: typical NES-MDB values (train split:
+# mean pulse velocity about 6, noise about 6; duty 50 % is the most common on P1 and P2).
+DEFAULT_VELOCITY = (8, 6, 0, 6)
+DEFAULT_TIMBRE = (2, 1, 0, 0)
+
+
+def _note_to_class_table() -> torch.Tensor:
+    table = torch.zeros(4, 256, dtype=torch.long)
+    for v in Voice:
+        lo, hi = NOTE_RANGE[v]
+        table[v, lo : hi + 1] = torch.arange(1, hi - lo + 2)
+    return table
+
+
+NOTE_TO_CLASS = _note_to_class_table()
+
+
+@dataclass(frozen=True)
+class Representation:
+    """What the networks see: window length and whether velocity and timbre are modelled."""
+
+    window: int = 128
+    expressive: bool = False
+
+    @property
+    def channels(self) -> int:
+        extra = 0
+        if self.expressive:
+            extra = 3 * VELOCITY_CLASSES + sum(TIMBRE_CLASSES)
+        return NOTE_CHANNELS + extra
+
+    def targets(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Class indices from uint8 windows (B, T, 4, 3): notes (B, 4, T), and when expressive
+        velocity (B, 3, T) for P1, P2, NO and timbre (B, 4, T)."""
+        table = NOTE_TO_CLASS.to(windows.device)
+        notes = windows[..., Field.NOTE].long()
+        classes = torch.stack([table[v][notes[:, :, v]] for v in Voice], dim=1)
+        out = {"notes": classes}
+        if self.expressive:
+            out["velocity"] = windows[:, :, [0, 1, 3], Field.VELOCITY].long().permute(0, 2, 1)
+            out["timbre"] = windows[..., Field.TIMBRE].long().permute(0, 2, 1)
+        return out
+
+    def one_hot(self, targets: dict[str, torch.Tensor], dtype=torch.float32) -> torch.Tensor:
+        """(B, channels, T) one-hot input from class indices."""
+        parts = [torch.nn.functional.one_hot(targets["notes"][:, v], VOICE_CLASSES[v]) for v in Voice]
+        if self.expressive:
+            parts += [torch.nn.functional.one_hot(targets["velocity"][:, i], VELOCITY_CLASSES) for i in range(3)]
+            parts += [torch.nn.functional.one_hot(targets["timbre"][:, v], TIMBRE_CLASSES[v]) for v in Voice]
+        return torch.cat(parts, dim=-1).permute(0, 2, 1).to(dtype)
+
+    def split_logits(self, logits: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """Per-head logits (B, classes, T) from the decoder's (B, channels, T) output."""
+        sizes = list(VOICE_CLASSES)
+        if self.expressive:
+            sizes += [VELOCITY_CLASSES] * 3 + list(TIMBRE_CLASSES)
+        parts = list(torch.split(logits, sizes, dim=1))
+        out = {"notes": parts[:4]}
+        if self.expressive:
+            out["velocity"] = parts[4:7]
+            out["timbre"] = parts[7:11]
+        return out
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax within each head: what the critic sees of a decoded window, comparable to one-hots."""
+        heads = self.split_logits(logits)
+        return torch.cat([p.softmax(dim=1) for group in heads.values() for p in group], dim=1)
+
+    def decode(self, logits: torch.Tensor, temperature: float = 0.0,
+               generator: torch.Generator | None = None) -> np.ndarray:
+        """uint8 score arrays (B, T, 4, 3) from logits: argmax, or sampling at ``temperature``."""
+        heads = self.split_logits(logits.float())
+
+        def pick(lg):
+            if temperature <= 0:
+                return lg.argmax(dim=1)
+            probs = (lg / temperature).softmax(dim=1).permute(0, 2, 1)
+            flat = probs.reshape(-1, probs.shape[-1])
+            return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:2])
+
+        batch, _, frames = logits.shape
+        out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
+        for v in Voice:
+            cls = pick(heads["notes"][v]).cpu()
+            lo = NOTE_RANGE[v][0]
+            note = torch.where(cls > 0, cls + lo - 1, torch.zeros_like(cls))
+            out[:, :, v, Field.NOTE] = note
+            sounding = note > 0
+            if self.expressive:
+                if v != Voice.TR:
+                    vel = pick(heads["velocity"][[0, 1, None, 2][v]]).cpu().clamp(1, 15)
+                    out[:, :, v, Field.VELOCITY] = torch.where(sounding, vel, 0)
+                out[:, :, v, Field.TIMBRE] = pick(heads["timbre"][v]).cpu()
+            else:
+                out[:, :, v, Field.VELOCITY] = torch.where(sounding, DEFAULT_VELOCITY[v], 0)
+                out[:, :, v, Field.TIMBRE] = DEFAULT_TIMBRE[v]
+        return out.numpy().astype(np.uint8)
+
+    def scores(self, logits: torch.Tensor, names: list[str] | None = None, **kw) -> list[Score]:
+        arrays = self.decode(logits, **kw)
+        names = names or [f"decoded-{i}" for i in range(len(arrays))]
+        return [Score(a, n, "nesinterp.decode") for a, n in zip(arrays, names)]
+
+
+class ResidentSplit:
+    """A dataset split held on ``device`` as uint8, with random windows drawn there.
+
+    Only songs at least one window long are used; a window never crosses from one song to the next.
+    """
+
+    def __init__(self, scores: np.ndarray, offsets: np.ndarray, window: int, device="cpu"):
+        lengths = np.diff(offsets)
+        usable = lengths >= window
+        if not usable.any():
+            raise ValueError(f"no song is at least {window} frames long")
+        self.device = torch.device(device)
+        self.window = window
+        self.frames = torch.tensor(np.asarray(scores), dtype=torch.uint8, device=self.device)  # copies the memmap
+        starts = offsets[:-1][usable]
+        counts = lengths[usable] - window + 1  # valid window starts per song
+        self.song_starts = torch.as_tensor(starts, dtype=torch.long, device=self.device)
+        self.cumulative = torch.as_tensor(np.cumsum(counts), dtype=torch.long, device=self.device)
+        self.songs_used = int(usable.sum())
+        self.songs_skipped = int((~usable).sum())
+
+    @classmethod
+    def from_split(cls, split, window: int, device="cpu") -> ResidentSplit:
+        return cls(np.asarray(split.scores), np.asarray(split.offsets), window, device)
+
+    @property
+    def positions(self) -> int:
+        return int(self.cumulative[-1])
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """uint8 windows (batch, window, 4, 3), uniform over all valid window positions."""
+        r = torch.randint(0, self.positions, (batch,), generator=generator, device=self.device)
+        song = torch.searchsorted(self.cumulative, r, right=True)
+        before = torch.where(song > 0, self.cumulative[(song - 1).clamp_min(0)], torch.zeros_like(song))
+        start = self.song_starts[song] + (r - before)
+        index = start[:, None] + torch.arange(self.window, device=self.device)
+        return self.frames[index]
+
+
+def transpose(windows: torch.Tensor, max_semitones: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift the pitched voices of each window by one random interval in [-max, max] semitones,
+    narrowed per window so every sounding note stays inside its voice's range. Noise is untouched."""
+    if max_semitones <= 0:
+        return windows
+    b = windows.shape[0]
+    notes = windows[..., Field.NOTE].long()  # (B, T, 4)
+    lo_room = torch.full((b,), -max_semitones, dtype=torch.long, device=windows.device)
+    hi_room = torch.full((b,), max_semitones, dtype=torch.long, device=windows.device)
+    for v in (Voice.P1, Voice.P2, Voice.TR):
+        n = notes[:, :, v]
+        on = n > 0
+        lo, hi = NOTE_RANGE[v]
+        low = torch.where(on, n, torch.full_like(n, 255)).min(dim=1).values
+        high = torch.where(on, n, torch.zeros_like(n)).max(dim=1).values
+        has = on.any(dim=1)
+        lo_room = torch.where(has, torch.maximum(lo_room, lo - low), lo_room)
+        hi_room = torch.where(has, torch.minimum(hi_room, hi - high), hi_room)
+    u = torch.rand(b, generator=generator, device=windows.device)
+    span = (hi_room - lo_room).clamp_min(0)
+    shift = torch.where(hi_room >= lo_room, lo_room + (u * (span + 1)).long().clamp(max=span), torch.zeros_like(span))
+    out = windows.clone()
+    pitched = notes[:, :, :3]
+    moved = torch.where(pitched > 0, pitched + shift[:, None, None], pitched)
+    out[:, :, :3, Field.NOTE] = moved.to(windows.dtype)
+    return out
+
+
+def score_windows(score: Score, window: int, hop: int | None = None) -> np.ndarray:
+    """Consecutive windows (n, window, 4, 3) covering a song; the last is padded with silence."""
+    hop = hop or window
+    frames = max(score.frames, window)
+    count = 1 + max(0, -(-(frames - window) // hop))
+    padded = np.zeros(((count - 1) * hop + window, 4, 3), np.uint8)
+    padded[: score.frames] = score.array
+    timbre_fill = padded[score.frames - 1, :, Field.TIMBRE] if score.frames else 0
+    padded[score.frames :, :, Field.TIMBRE] = timbre_fill
+    return np.stack([padded[i * hop : i * hop + window] for i in range(count)])

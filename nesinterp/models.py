@@ -1,0 +1,192 @@
+"""The networks: a 1-D convolutional autoencoder over time for music, the official ACAI 2-D one for
+32x32 images, and critics of the encoders' shape. No I/O here.
+
+Both follow ACAI's design (../shared/docs/models.md): per scale two convolutions with LeakyReLU(0.2)
+then 2x average pooling; the decoder mirrors it with nearest-neighbour upsampling; weights drawn with
+std 1 / sqrt((1 + 0.2^2) fan_in); the critic is an encoder whose output is averaged to one scalar.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .losses import acai_mix
+
+SLOPE = 0.2  # TF's LeakyReLU default, which ACAI used; PyTorch's default is 0.01
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "conv1d"  # "conv1d" (music) or "acai2d" (32x32 images)
+    width: int = 32  # channels at the first scale, doubled per scale up to max_width
+    max_width: int = 256
+    scales: int = 4
+    latent_dim: int = 64  # conv1d: a flat vector of this size
+    latent_channels: int = 16  # acai2d: latent is latent_channels x (32 / 2^scales)^2
+    kernel: int = 3
+
+    def __post_init__(self):
+        if self.kind not in ("conv1d", "acai2d"):
+            raise ValueError(f"model.kind must be conv1d or acai2d, not {self.kind!r}")
+        for name in ("width", "max_width", "scales", "latent_dim", "latent_channels", "kernel"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be at least 1")
+
+    def widths(self) -> list[int]:
+        return [min(self.width << s, self.max_width) for s in range(self.scales + 1)]
+
+
+def acai_init(module: nn.Module) -> None:
+    """ACAI's initialisation: normal(0, 1 / sqrt((1 + slope^2) fan_in)), zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            nn.init.normal_(m.weight, 0.0, 1.0 / math.sqrt((1 + SLOPE**2) * fan_in))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(SLOPE)
+
+
+class Encoder1d(nn.Module):
+    """(B, channels, T) -> (B, out_dim). T must be divisible by 2^scales."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, window: int, out_dim: int):
+        super().__init__()
+        if window % (1 << cfg.scales):
+            raise ValueError(f"window {window} must be divisible by 2^scales = {1 << cfg.scales}")
+        w = cfg.widths()
+        pad = cfg.kernel // 2
+        layers: list[nn.Module] = [nn.Conv1d(in_channels, w[0], 1)]
+        for s in range(cfg.scales):
+            layers += [nn.Conv1d(w[s], w[s], cfg.kernel, padding=pad), _act(),
+                       nn.Conv1d(w[s], w[s + 1], cfg.kernel, padding=pad), _act(), nn.AvgPool1d(2)]
+        layers += [nn.Conv1d(w[-1], w[-1], cfg.kernel, padding=pad), _act()]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(w[-1] * (window >> cfg.scales), out_dim)
+        acai_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+class Decoder1d(nn.Module):
+    """(B, latent_dim) -> (B, out_channels, T) logits."""
+
+    def __init__(self, cfg: ModelConfig, out_channels: int, window: int):
+        super().__init__()
+        w = cfg.widths()
+        pad = cfg.kernel // 2
+        self.start = (w[-1], window >> cfg.scales)
+        self.head = nn.Linear(cfg.latent_dim, w[-1] * self.start[1])
+        layers: list[nn.Module] = [_act()]
+        for s in reversed(range(cfg.scales)):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv1d(w[s + 1], w[s], cfg.kernel, padding=pad), _act(),
+                       nn.Conv1d(w[s], w[s], cfg.kernel, padding=pad), _act()]
+        layers.append(nn.Conv1d(w[0], out_channels, cfg.kernel, padding=pad))
+        self.body = nn.Sequential(*layers)
+        acai_init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.head(z).reshape(z.shape[0], *self.start))
+
+
+class Encoder2d(nn.Module):
+    """ACAI's image encoder: (B, C, 32, 32) -> (B, latent_channels, 32/2^s, 32/2^s)."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, out_channels: int | None = None):
+        super().__init__()
+        depth = cfg.width
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, depth, 1)]
+        width = depth
+        for s in range(cfg.scales):
+            layers += [nn.Conv2d(width, depth << s, 3, padding=1), _act(),
+                       nn.Conv2d(depth << s, depth << s, 3, padding=1), _act(), nn.AvgPool2d(2)]
+            width = depth << s
+        layers += [nn.Conv2d(width, depth << cfg.scales, 3, padding=1), _act(),
+                   nn.Conv2d(depth << cfg.scales, out_channels or cfg.latent_channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+        acai_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder2d(nn.Module):
+    """ACAI's image decoder: latent map -> (B, C, 32, 32), linear output (images live in [-1, 1])."""
+
+    def __init__(self, cfg: ModelConfig, out_channels: int):
+        super().__init__()
+        depth = cfg.width
+        layers: list[nn.Module] = []
+        width = cfg.latent_channels
+        for s in reversed(range(cfg.scales)):
+            layers += [nn.Conv2d(width, depth << s, 3, padding=1), _act(),
+                       nn.Conv2d(depth << s, depth << s, 3, padding=1), _act(),
+                       nn.Upsample(scale_factor=2, mode="nearest")]
+            width = depth << s
+        layers += [nn.Conv2d(width, depth, 3, padding=1), _act(), nn.Conv2d(depth, out_channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+        acai_init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class Autoencoder(nn.Module):
+    """Encoder + decoder. ``encode`` gives flat codes (B, d) for either kind, so latent regularizers
+    and interpolation treat images and music alike."""
+
+    def __init__(self, cfg: ModelConfig, channels: int, window: int = 32):
+        super().__init__()
+        self.cfg = cfg
+        self.window = window
+        if cfg.kind == "conv1d":
+            self.encoder = Encoder1d(cfg, channels, window, cfg.latent_dim)
+            self.decoder = Decoder1d(cfg, channels, window)
+            self.latent_shape: tuple[int, ...] = (cfg.latent_dim,)
+        else:
+            side = window >> cfg.scales
+            self.encoder = Encoder2d(cfg, channels)
+            self.decoder = Decoder2d(cfg, channels)
+            self.latent_shape = (cfg.latent_channels, side, side)
+
+    @property
+    def latent_dim(self) -> int:
+        return math.prod(self.latent_shape)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).flatten(1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+
+    def forward(self, x: torch.Tensor, alpha: torch.Tensor | None = None):
+        """Codes, reconstruction and, given ``alpha``, the decoded ACAI mixes, in one forward pass."""
+        z = self.encode(x)
+        if alpha is None:
+            return z, self.decode(z), None
+        z_mix = acai_mix(z, alpha.to(z.dtype))
+        both = self.decode(torch.cat([z, z_mix]))
+        return z, both[: len(z)], both[len(z):]
+
+
+class Critic(nn.Module):
+    """ACAI's critic: the encoder's shape, its output averaged to one scalar per sample."""
+
+    def __init__(self, cfg: ModelConfig, channels: int, window: int = 32):
+        super().__init__()
+        if cfg.kind == "conv1d":
+            self.encoder = Encoder1d(cfg, channels, window, cfg.latent_dim)
+        else:
+            self.encoder = Encoder2d(cfg, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).flatten(1).mean(dim=1)
