@@ -1,0 +1,121 @@
+"""Training speed: samples per second of whole training steps for the default NES config and the lines
+config, the per-step cost of each latent regularizer at batch 64, 256 and 1024, and the tiny config's
+wall time. Runs on CUDA too when present (``--device cuda``).
+
+    python benchmarks/bench_train.py [--data ../shared/data] [--device cpu|cuda] [--threads N]
+
+Prints Markdown tables. Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from data_prep.prep import PrepOptions, run_prep  # noqa: E402
+from nesinterp.config import load_config  # noqa: E402
+from nesinterp.losses import REGULARIZERS, LatentDiscriminator, gan_terms, latent_penalty  # noqa: E402
+from nesinterp.train import Trainer  # noqa: E402
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def samples_per_second(cfg, run_dir: Path, steps: int, warmup: int = 3) -> float:
+    trainer = Trainer(cfg, run_dir, progress=False)
+    for _ in range(warmup):
+        trainer.train_step()
+    sync(trainer.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    sync(trainer.device)
+    return steps * cfg.train.batch / (time.perf_counter() - start)
+
+
+def regularizer_ms(kind: str, batch: int, dim: int, device, repeats: int) -> float:
+    gen = torch.Generator(device=device).manual_seed(0)
+    z = torch.randn(batch, dim, device=device, requires_grad=True)
+    disc = LatentDiscriminator(dim).to(device) if kind == "gan" else None
+
+    def step():
+        prior = torch.randn(batch, dim, generator=gen, device=device)
+        if kind == "gan":
+            logits = disc(torch.cat([z, prior]))
+            enc, d = gan_terms(logits[:batch], logits[batch:])
+            (enc + d).backward()
+        else:
+            latent_penalty(kind, z, prior, None, gen).backward()
+
+    step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("NESINTERP_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    where = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    archive = args.data / "nesmdb" / "nesmdb24_exprsco.tar.gz"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print(f"## Whole training steps ({where}, batch 64)\n")
+        print("| config | what | samples/s | ms/step |")
+        print("|---|---|---:|---:|")
+        rows = []
+        if archive.exists():
+            run_prep([str(archive)], tmp / "nesmdb", PrepOptions(workers=os.cpu_count() or 1))
+            for name in ("nesmdb", "nesmdb-ae", "nesmdb-mmd"):
+                rows.append((name, load_config(name, [f"data.path={tmp / 'nesmdb'}", f"train.device={args.device}"])))
+        else:
+            print(f"(no {archive}: NES configs skipped)")
+        rows.append(("lines", load_config("lines", [f"train.device={args.device}"])))
+        for name, cfg in rows:
+            what = f"{cfg.model.kind}, acai={'on' if cfg.acai.enabled else 'off'}, reg={cfg.regularizer.kind}"
+            sps = samples_per_second(cfg, tmp / f"run-{name}", args.steps)
+            print(f"| {name} | {what} | {sps:.0f} | {64 / sps * 1e3:.1f} |")
+
+        dim = 64
+        print(f"\n## Regularizer alone, forward + backward, d_z = {dim} ({where}), ms per step\n")
+        print("| regularizer | batch 64 | batch 256 | batch 1024 |")
+        print("|---|---:|---:|---:|")
+        for kind in REGULARIZERS:
+            if kind == "none":
+                continue
+            cells = [regularizer_ms(kind, b, dim, device, 20 if b < 1024 else 5) for b in (64, 256, 1024)]
+            print(f"| {kind} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+
+        if device.type == "cpu":
+            run_prep([str(ROOT / "nesinterp" / "examples")], tmp / "tiny", PrepOptions())
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nesinterp", "train", "--config", "tiny", "--data", str(tmp / "tiny"),
+                            "--run-dir", str(tmp / "run-tiny"), "-q"], check=True, capture_output=True)
+            print(f"\ntiny config, 150 steps, whole command from a cold start: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
