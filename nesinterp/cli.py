@@ -116,6 +116,55 @@ def train(config_name, overrides, data, run_dir, resume, quiet):
 
 
 @main.command()
+@click.argument("song_a", metavar="A")
+@click.argument("song_b", metavar="B")
+@click.option("-o", "--out", required=True, type=click.Path(), help="Output folder.")
+@click.option("--steps", type=int, default=8, show_default=True,
+              help="Number of songs in the morph, both endpoints included.")
+@click.option("--model", type=click.Path(), default=None,
+              help="Run directory or model.safetensors (default: the bundled model).")
+@click.option("--mode", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+              help="Path through the latent space.")
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="0 decodes the most likely notes; above 0 samples them.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
+@click.option("--start", "starts", type=float, multiple=True, metavar="SECONDS",
+              help="Where the blended window starts: once for both songs, or twice (A, then B).")
+@click.option("--whole", is_flag=True, help="Blend whole songs window by window (the shorter repeats).")
+@click.option("--force", is_flag=True, help="Replace existing files in the output folder.")
+@click.option("--no-wav", is_flag=True, help="MIDI only, no WAV rendering.")
+@click.option("--no-plot", is_flag=True, help="No piano-rolls.png.")
+def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, whole, force, no_wav, no_plot):
+    """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV.
+
+    \b
+    Examples:
+      nesinterp blend a.mid b.mid --steps 8 -o out/
+      nesinterp blend a.mid b.exprsco.pkl -o out/ --start 10 --start 30 --mode lerp
+      nesinterp blend a.mid b.mid -o out/ --whole --model runs/nesmdb
+    """
+    from .blend import BlendError, BlendOptions, blend_files
+
+    if len(starts) > 2:
+        raise UserError("--start is given once (both songs) or twice (A, then B)")
+    start_a = starts[0] if starts else None
+    start_b = starts[-1] if starts else None
+    if whole and starts:
+        raise UserError("--whole blends whole songs; it takes no --start")
+    options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
+                           start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot)
+    try:
+        result = blend_files(song_a, song_b, out, model, options)
+    except BlendError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UserError(f"{where}{exc.strerror or exc}") from None
+    for path in result.files:
+        click.echo(str(path))
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", required=True, type=click.Path(),
               help="WAV file (one input) or folder for <name>.wav per input.")

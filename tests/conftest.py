@@ -71,6 +71,21 @@ def exprsco_valid(exprsco_archive) -> dict:
     }
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """Run dir of a small music model trained for a few seconds on the bundled example songs."""
+    from data_prep.prep import PrepOptions, run_prep
+    from nesinterp.config import load_config
+    from nesinterp.train import train
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    run_prep([str(ROOT / "nesinterp" / "examples")], root / "data", PrepOptions())
+    cfg = load_config("tiny", [f"data.path={root / 'data'}", "train.steps=40", "train.log_every=20",
+                               "train.checkpoint_every=40", "train.sample_every=1000"])
+    train(cfg, root / "run", progress=False)
+    return root / "run"
+
+
 def nesinterp_command() -> list[str]:
     exe = Path(sys.executable).parent / "nesinterp"
     if exe.exists():

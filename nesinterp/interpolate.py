@@ -1,0 +1,176 @@
+"""TrainedModel: a trained music autoencoder behind four verbs every tool uses — encode, decode,
+interpolate, reconstruct — loaded from a run directory, a model file, or the bundled default.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_tensors, read_model_meta
+from .config import ConfigError, config_from_dict
+from .data import Representation
+from .models import Autoencoder
+
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+
+
+def _model_files(path: Path) -> tuple[Path, Path]:
+    """(model.safetensors, model.json) from a run directory, either file, or a folder holding both."""
+    if path.is_dir():
+        weights, meta = path / "model.safetensors", path / "model.json"
+        if not weights.exists() or not meta.exists():
+            raise CheckpointError(f"{path}: no model.safetensors and model.json here (train one with "
+                                  "`nesinterp train`, or pass a run directory)")
+        return weights, meta
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file or run directory")
+    if path.suffix == ".json":
+        return path.with_suffix(".safetensors"), path
+    return path, path.with_suffix(".json")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between codes a and b (d,) at fractions t (k,), as MusicVAE does;
+    straight lines where the two directions (nearly) coincide."""
+    na, nb = a / a.norm().clamp_min(1e-12), b / b.norm().clamp_min(1e-12)
+    omega = torch.arccos((na * nb).sum().clamp(-1.0, 1.0))
+    t = t[:, None]
+    if omega.abs() < 1e-4:
+        return (1 - t) * a + t * b
+    so = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+
+
+class TrainedModel:
+    """A music autoencoder ready to use. ``TrainedModel.load()`` gives the bundled default."""
+
+    def __init__(self, autoencoder: Autoencoder, representation: Representation, meta: dict, source: str):
+        self.autoencoder = autoencoder.eval()
+        self.representation = representation
+        self.meta = meta
+        self.source = source
+
+    @property
+    def window(self) -> int:
+        return self.representation.window
+
+    @property
+    def latent_dim(self) -> int:
+        return self.autoencoder.latent_dim
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> TrainedModel:
+        """From a run directory, ``model.safetensors``/``model.json``, or (None) the bundled default."""
+        path = Path(path) if path is not None else PRETRAINED
+        weights_path, meta_path = _model_files(path)
+        if not meta_path.exists():
+            raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
+        meta = read_model_meta(meta_path)
+        if meta.get("task") != "music":
+            raise CheckpointError(f"{meta_path}: a {meta.get('task')} model, not a music model")
+        try:
+            cfg = config_from_dict(meta["config"])
+            rep = Representation(**meta["representation"])
+            autoencoder = Autoencoder(cfg.model, int(meta["channels"]), int(meta["window"]))
+        except (ConfigError, KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{meta_path}: model description is incomplete or invalid ({exc})") from None
+        if rep.channels != autoencoder.encoder.features[0].in_channels:
+            raise CheckpointError(f"{meta_path}: channel count does not match the representation")
+        tensors = load_tensors(weights_path)
+        expected = autoencoder.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        if missing:
+            raise CheckpointError(f"{weights_path}: not weights of this model (missing {missing[0]})")
+        for key, value in expected.items():
+            if tensors[key].shape != value.shape:
+                raise CheckpointError(f"{weights_path}: incompatible shapes: {key} is {tuple(tensors[key].shape)} "
+                                      f"in the file, {tuple(value.shape)} in the model its model.json describes")
+        autoencoder.load_state_dict({k: tensors[k].to(torch.float32) for k in expected})
+        return cls(autoencoder.to(device), rep, meta, str(path))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.autoencoder.parameters()).device
+
+    @torch.no_grad()
+    def encode(self, windows: np.ndarray) -> torch.Tensor:
+        """Codes (n, latent_dim) of uint8 windows (n, window, 4, 3)."""
+        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
+        x = self.representation.one_hot(self.representation.targets(w))
+        return self.autoencoder.encode(x)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """uint8 windows (n, window, 4, 3): argmax, or sampled at ``temperature`` with ``seed``."""
+        logits = self.autoencoder.decode(codes.to(self.device)).float().cpu()
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.representation.decode(logits, temperature=temperature, generator=gen)
+
+    def as_heard(self, windows: np.ndarray) -> np.ndarray:
+        """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
+        them (their typical values, unless the model is expressive)."""
+        rep = self.representation
+        x = rep.one_hot(rep.targets(torch.tensor(np.asarray(windows), dtype=torch.uint8)))
+        return rep.decode(x)
+
+    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int, mode: str = "slerp",
+                    temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """``steps`` windows from A to B (counting both endpoints: step 0 reconstructs A, the last B),
+        decoded from codes on the straight (lerp) or great-circle (slerp) path between A's and B's codes.
+        ``a`` and ``b`` are single windows (window, 4, 3) or equally long stacks of them; the result is
+        (steps, n, window, 4, 3) for stacks, (steps, window, 4, 3) for single windows."""
+        if steps < 2:
+            raise ValueError("steps must be at least 2 (the two endpoints)")
+        if mode not in ("slerp", "lerp"):
+            raise ValueError(f"mode must be slerp or lerp, not {mode!r}")
+        single = a.ndim == 3
+        a, b = (a[None], b[None]) if single else (a, b)
+        za, zb = self.encode(a), self.encode(b)
+        t = torch.linspace(0.0, 1.0, steps, device=za.device)
+        if mode == "lerp":
+            paths = (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
+        else:
+            paths = torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
+        flat = paths.reshape(steps * len(za), -1)
+        out = self.decode(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
+        return out[:, 0] if single else out
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        return self.decode(self.encode(windows))
+
+    def describe(self) -> dict:
+        cfg = self.meta.get("config", {})
+        return {
+            "source": self.source,
+            "name": cfg.get("name"),
+            "step": self.meta.get("step"),
+            "latent_dim": self.latent_dim,
+            "window_frames": self.window,
+            "acai": cfg.get("acai", {}).get("enabled"),
+            "regularizer": cfg.get("regularizer", {}).get("kind"),
+            "data": self.meta.get("data"),
+        }
+
+
+def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> Path:
+    """Copy a run's model into ``out_dir`` as a small, self-contained model (float16 weights by default:
+    half the size, and the decoded notes are the argmax of logits, which float16 barely moves)."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    weights_path, meta_path = _model_files(run_dir)
+    meta = read_model_meta(meta_path)
+    tensors = load_tensors(weights_path)
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out_dir / "model.safetensors"))
+    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+    return out_dir
+
+
+__all__ = ["PRETRAINED", "TrainedModel", "export_model", "slerp"]

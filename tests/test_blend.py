@@ -1,0 +1,198 @@
+"""`nesinterp blend` and TrainedModel: behaviour, outputs, and the errors users will hit."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from data_prep import read_score
+from data_prep.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.blend import BlendError, BlendOptions, blend_files, choose_window
+from nesinterp.checkpoint import CheckpointError
+from nesinterp.examples import compose_dungeon, compose_overworld, example_path
+from nesinterp.interpolate import PRETRAINED, TrainedModel, export_model, slerp
+from nesinterp.score import Score
+
+A, B = str(example_path("overworld")), str(example_path("dungeon"))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model):
+    return tiny_model
+
+
+def test_trained_model_round_trip_and_interpolation(model_dir):
+    model = TrainedModel.load(model_dir)
+    assert model.window == 64 and model.latent_dim == 16
+    wa = np.asarray(compose_overworld().array[:64])
+    wb = np.asarray(compose_dungeon().array[:64])
+    path = model.interpolate(wa, wb, 5, "lerp")
+    assert path.shape == (5, 64, 4, 3)
+    assert np.array_equal(path[0], model.reconstruct(wa[None])[0])  # step 0 decodes A's code
+    assert np.array_equal(path[-1], model.reconstruct(wb[None])[0])
+    for window in path:
+        Score(window)  # every step is a valid Score
+    stacked = model.interpolate(np.stack([wa, wb]), np.stack([wb, wa]), 3)
+    assert stacked.shape == (3, 2, 64, 4, 3)
+    heard = model.as_heard(wa[None])[0]
+    assert np.array_equal(heard[..., 0], wa[..., 0])
+    with pytest.raises(ValueError, match="at least 2"):
+        model.interpolate(wa, wb, 1)
+
+
+def test_slerp_keeps_endpoints_and_norm_on_equal_norms():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    path = slerp(a, b, torch.linspace(0, 1, 5))
+    assert torch.allclose(path[0], a) and torch.allclose(path[-1], b)
+    assert torch.allclose(path.norm(dim=1), torch.ones(5), atol=1e-6)
+    assert torch.allclose(slerp(a, a, torch.tensor([0.3]))[0], a)
+
+
+def test_blend_writes_every_file(model_dir, tmp_path, cli):
+    out = tmp_path / "out"
+    r = cli("blend", A, B, "--steps", "8", "-o", out, "--model", model_dir)
+    assert r.returncode == 0, r.stderr
+    names = sorted(os.listdir(out))
+    steps = [f"step-{k:02d}-of-08" for k in range(8)]
+    expected = sorted([f"{s}.{e}" for s in steps + ["a", "b", "morph"] for e in ("mid", "wav")]
+                      + ["piano-rolls.png", "blend.json"])
+    assert names == expected and names == sorted(names)
+    record = json.loads((out / "blend.json").read_text())
+    assert record["inputs"]["a"]["start_s"] == 0.0 and record["model"]["latent_dim"] == 16
+    assert len(record["metrics"]["endpoint_distance_a"]) == 8
+    assert record["options"]["steps"] == 8 and record["options"]["mode"] == "slerp"
+    step0 = read_score(out / "step-00-of-08.mid")
+    assert step0.frames == 64
+    morph = read_score(out / "morph.mid")
+    assert morph.frames == 8 * 64 + 7 * 12
+    a_heard = read_score(out / "a.mid")
+    assert np.array_equal(a_heard.notes, np.asarray(compose_overworld().notes[:64]))
+    assert (out / "step-00-of-08.wav").stat().st_size == 44 + 2 * (64 * 44100 // 24)
+
+
+def test_existing_files_need_force_and_force_replaces(model_dir, tmp_path, cli):
+    out = tmp_path / "out"
+    assert cli("blend", A, B, "-o", out, "--model", model_dir, "--steps", "2").returncode == 0
+    before = (out / "blend.json").read_text()
+    r = cli("blend", B, A, "-o", out, "--model", model_dir, "--steps", "2")
+    assert r.returncode == 2 and "--force" in r.stderr and (out / "blend.json").read_text() == before
+    r = cli("blend", B, A, "-o", out, "--model", model_dir, "--steps", "2", "--force")
+    assert r.returncode == 0 and json.loads((out / "blend.json").read_text())["inputs"]["a"]["path"] == B
+
+
+def test_error_mid_way_leaves_no_partial_files(model_dir, tmp_path, monkeypatch):
+    import nesinterp.render as render
+
+    calls = {"n": 0}
+    real = render.wav_bytes
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "wav_bytes", failing)
+    out = tmp_path / "out"
+    with pytest.raises(OSError):
+        blend_files(A, B, out, str(model_dir), BlendOptions(steps=4))
+    assert not out.exists() or os.listdir(out) == []
+
+
+def test_start_whole_lerp_and_sampling(model_dir, tmp_path):
+    model = TrainedModel.load(model_dir)
+    r = blend_files(A, B, tmp_path / "s", model, BlendOptions(steps=3, start_a=4.0, start_b=8.0, wav=False, plot=False))
+    assert r.record["inputs"]["a"]["start_s"] == 4.0 and r.record["inputs"]["b"]["start_s"] == 8.0
+    r = blend_files(A, B, tmp_path / "w", model, BlendOptions(steps=3, whole=True, wav=False, plot=False))
+    assert read_score(tmp_path / "w" / "step-01-of-03.mid").frames == 384  # 16 s = 6 windows of 64 frames
+    one = blend_files(A, B, tmp_path / "t1", model, BlendOptions(steps=3, temperature=1.0, seed=7, wav=False, plot=False))
+    two = blend_files(A, B, tmp_path / "t2", model, BlendOptions(steps=3, temperature=1.0, seed=7, wav=False, plot=False))
+    assert (tmp_path / "t1" / "morph.mid").read_bytes() == (tmp_path / "t2" / "morph.mid").read_bytes()
+    blend_files(A, B, tmp_path / "l", model, BlendOptions(steps=3, mode="lerp", wav=False, plot=False))
+    assert one.record["options"]["temperature"] == 1.0
+
+
+def test_default_window_skips_a_silent_intro():
+    a = np.zeros((24 * 10, 4, 3), np.uint8)
+    a[24 * 4:, 0] = (60, 9, 2)
+    window, first = choose_window(Score(a), 64, None, "x")
+    assert first == 24 * 4 and window[:, 0, 0].all()
+    with pytest.raises(BlendError, match="has no notes"):
+        choose_window(Score(a), 64, 0.5, "x")
+    with pytest.raises(BlendError, match="outside the song"):
+        choose_window(Score(a), 64, 60.0, "x")
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    (tmp_path / "text.mid").write_text("this is not MIDI")
+    silent = Score.empty(100)
+    (tmp_path / "silent.mid").write_bytes(nesmdb_midi_bytes(silent))
+    (tmp_path / "file").write_text("x")
+    tail = np.zeros((24 * 12, 4, 3), np.uint8)
+    tail[:48, 0] = (64, 10, 2)  # two seconds of music, then ten of silence
+    (tmp_path / "short.mid").write_bytes(nesmdb_midi_bytes(Score(tail)))
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.mid", B], "no such file"),
+    (["text.mid", B], "not a MIDI file"),
+    (["silent.mid", B], "no notes"),
+    (["short.mid", B, "--start", "6"], "has no notes"),
+    ([A, B, "--steps", "1"], "--steps must be at least 2"),
+    ([A, B, "-o", "file"], "is a file"),
+    ([A, B, "--start", "1", "--start", "2", "--start", "3"], "--start is given once"),
+])
+def test_user_errors_exit_2_with_one_line(args, message, bad_inputs, model_dir, cli):
+    args = [str(bad_inputs / a) if a in ("missing.mid", "text.mid", "silent.mid", "short.mid", "file") else a for a in args]
+    if "-o" not in args:
+        args += ["-o", str(bad_inputs / "out")]
+    r = cli("blend", *args, "--model", model_dir)
+    assert r.returncode == 2, r.stdout
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (bad_inputs / "out").exists() or not os.listdir(bad_inputs / "out")
+
+
+def test_foreign_and_incompatible_models_are_refused(model_dir, tmp_path, cli):
+    pickle_model = tmp_path / "pickle"
+    pickle_model.mkdir()
+    torch.save({"w": torch.zeros(2)}, pickle_model / "model.safetensors")
+    (pickle_model / "model.json").write_text((model_dir / "model.json").read_text())
+    other = tmp_path / "other"
+    other.mkdir()
+    save_file({"w": torch.zeros(2)}, str(other / "model.safetensors"))
+    (other / "model.json").write_text((model_dir / "model.json").read_text())
+    shapes = tmp_path / "shapes"
+    export_model(model_dir, shapes)
+    meta = json.loads((shapes / "model.json").read_text())
+    meta["config"]["model"]["latent_dim"] = 32
+    (shapes / "model.json").write_text(json.dumps(meta))
+    notours = tmp_path / "notours.json"
+    notours.write_text('{"hello": 1}')
+    for model, message in [(pickle_model, "torch pickle"), (other, "not weights of this model"),
+                           (shapes, "incompatible shapes"), (notours, "not a nesinterp model"),
+                           (tmp_path / "nothing", "no such model")]:
+        r = cli("blend", A, B, "-o", tmp_path / "out", "--model", model)
+        assert r.returncode == 2, (model, r.stderr)
+        assert message in r.stderr and "Traceback" not in r.stderr, (model, r.stderr)
+
+
+def test_exported_half_precision_model_decodes_like_the_original(model_dir, tmp_path):
+    small = export_model(model_dir, tmp_path / "half")
+    assert (small / "model.safetensors").stat().st_size < (model_dir / "model.safetensors").stat().st_size
+    a, b = TrainedModel.load(model_dir), TrainedModel.load(small)
+    w = np.stack([np.asarray(compose_overworld().array[:64]), np.asarray(compose_dungeon().array[:64])])
+    agree = np.mean(a.reconstruct(w)[..., 0] == b.reconstruct(w)[..., 0])
+    assert agree > 0.99
+
+
+def test_bundled_model_is_present_and_loads():
+    if not (PRETRAINED / "model.safetensors").exists():
+        pytest.skip("no bundled model in nesinterp/pretrained yet")
+    model = TrainedModel.load()
+    assert model.meta["data"]["path"] and model.window == 128
+    assert (PRETRAINED / "model.safetensors").stat().st_size < 5_000_000
