@@ -94,14 +94,18 @@ def train(config_name, overrides, data, run_dir, resume, quiet):
 
     overrides = list(overrides) + ([f"data.path={data}"] if data else [])
     try:
-        cfg = load_config(config_name, overrides)
-        run_dir = run_dir or os.path.join("runs", cfg.name)
-        if resume and not os.path.isdir(run_dir):
-            raise UserError(f"{run_dir}: no such run directory to resume")
-        if resume and os.path.exists(os.path.join(run_dir, "config.yaml")) and not overrides \
-                and config_name == "nesmdb":
-            # `--resume` alone continues the run with the config it was started with.
-            cfg = load_config(os.path.join(run_dir, "config.yaml"))
+        if resume:
+            # A run continues with the config it was started with (plus allowed overrides such as
+            # train.steps); the run dir is required, a --config is not.
+            if run_dir is None:
+                raise UserError("--resume needs --run-dir (the run to continue)")
+            saved = os.path.join(run_dir, "config.yaml")
+            if not os.path.isfile(saved):
+                raise UserError(f"{run_dir}: no such run directory to resume (no config.yaml)")
+            cfg = load_config(saved, overrides)
+        else:
+            cfg = load_config(config_name, overrides)
+            run_dir = run_dir or os.path.join("runs", cfg.name)
         last = run_training(cfg, run_dir, resume=resume, progress=not quiet)
     except (ConfigError, TrainError) as exc:
         raise UserError(str(exc)) from None

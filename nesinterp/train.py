@@ -39,6 +39,22 @@ class TrainError(ValueError):
     """Training cannot start: missing data, an existing run dir, an incompatible checkpoint."""
 
 
+# What a resumed run may change: when it stops and how it reports, not what it learns.
+RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.sample_every",
+                     "train.threads", "train.device"}
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 # --- what is being learned ------------------------------------------------------------------------
 
 class MusicTask:
@@ -251,10 +267,17 @@ class Trainer:
         if resume:
             if latest_checkpoint(self.run_dir) is None:
                 raise TrainError(f"{self.run_dir}: nothing to resume (no complete checkpoint)")
-            saved = (self.run_dir / "config.yaml").read_text() if (self.run_dir / "config.yaml").exists() else None
-            if saved is not None and saved != self.cfg.to_yaml():
-                raise TrainError(f"{self.run_dir}: the config differs from the one this run was started "
-                                 "with; resume without --config/--set changes")
+            saved_path = self.run_dir / "config.yaml"
+            if saved_path.exists():
+                from .config import load_config
+
+                changed = _changed_keys(load_config(saved_path).to_dict(), self.cfg.to_dict())
+                fixed = [k for k in changed if k not in RESUMABLE_CHANGES]
+                if fixed:
+                    raise TrainError(f"{self.run_dir}: {fixed[0]} differs from the run's config.yaml; a resumed "
+                                     f"run may change only {', '.join(sorted(RESUMABLE_CHANGES))}")
+                if changed and self.dist.main:
+                    saved_path.write_text(self.cfg.to_yaml())
             return
         if not self.dist.main:
             return  # rank 0 owns the run directory

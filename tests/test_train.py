@@ -202,3 +202,18 @@ def test_mnist_config_steps_on_real_mnist(tmp_path):
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
     assert trainer.ae.latent_dim == 32 and len(trainer.task.images) == 60000
     assert torch.isfinite(trainer.train_step()["loss"])
+
+
+def test_resume_may_extend_a_run_but_not_change_what_it_learns(tiny_data, tmp_path, cli):
+    run = tmp_path / "run"
+    common = ["--set", "train.log_every=10", "--set", "train.checkpoint_every=20", "--set", "train.sample_every=1000"]
+    r = cli("train", "--config", "tiny", "--data", tiny_data, "--run-dir", run, "--set", "train.steps=20", *common)
+    assert r.returncode == 0, r.stderr
+    r = cli("train", "--run-dir", run, "--resume", "--set", "model.width=16")
+    assert r.returncode == 2 and "model.width differs" in r.stderr and "Traceback" not in r.stderr
+    r = cli("train", "--run-dir", run, "--resume", "--set", "train.steps=40")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 40
+    assert "steps: 40" in (run / "config.yaml").read_text()
+    r = cli("train", "--resume")
+    assert r.returncode == 2 and "--resume needs --run-dir" in r.stderr
