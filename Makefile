@@ -1,4 +1,4 @@
-# Two commands for a fresh machine: `make demo` runs the main job on the bundled songs, `make test`
+# Two commands for a fresh machine: `make demo` blends the two bundled songs with the bundled model, `make test`
 # runs the test suite. Each creates the virtual environment first when it is missing.
 PYTHON ?= python3
 VENV   := .venv
@@ -20,9 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/nesinterp prep nesinterp/examples -o $(DEMO)/dataset --force
-	$(BIN)/nesinterp render nesinterp/examples/*.mid -o $(DEMO) --plot --force
-	@echo "Made:" && find $(DEMO) -type f | sort
+	$(BIN)/nesinterp blend nesinterp/examples/overworld.mid nesinterp/examples/dungeon.mid --steps 8 -o $(DEMO) --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider

@@ -1,5 +1,5 @@
 """``python -m nesinterp`` (and ``torchrun -m nesinterp train``) run the command-line interface."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

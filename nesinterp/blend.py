@@ -1,7 +1,7 @@
 """`nesinterp blend A B --steps K -o OUT`: a morph from song A to song B through a trained model's latent
 space, written as NES-MDB MIDI, WAV, piano rolls and a JSON record.
 
-What is blended: by default one model window (5.3 s for the bundled model) of each song: the first
+What is blended: by default one model window (2.7 s for the bundled model) of each song: the first
 window, searched from the start in one-second hops, in which at least half of the frames sound
 (else the fullest window); ``start`` picks it by time instead. ``whole`` blends the songs window by
 window: both are cut into consecutive windows, the shorter song repeated from its start until it is

@@ -166,6 +166,24 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
         raise UserError(f"{where}{exc.strerror or exc}") from None
     for path in result.files:
         click.echo(str(path))
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """End the process without the interpreter's teardown.
+
+    With torch loaded, tearing the interpreter down costs about half a second, a sixth of blend's
+    budget from a cold start; every output file is already written and closed by now, so nothing is
+    lost by skipping it. Only when run as the command (not when ``main`` is called in-process).
+    """
+    if not FAST_EXIT:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+FAST_EXIT = False  # set by run() below, the console-script entry point
 
 
 @main.command()
@@ -201,5 +219,12 @@ def render(inputs, out, force, plot, rate, normalize):
         raise UserError(f"{where}{exc.strerror or exc}") from None
 
 
-if __name__ == "__main__":  # pragma: no cover
+def run() -> None:
+    """The console script: the CLI, allowed to skip interpreter teardown after a finished blend."""
+    global FAST_EXIT
+    FAST_EXIT = True
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
