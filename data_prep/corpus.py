@@ -39,7 +39,6 @@ import numpy as np
 from nesinterp.score import Field, Score, Voice
 
 from .reduce import (
-    DEFAULT_MAX_SECONDS,
     P1_DUTY,
     P2_DUTY,
     FrameNotes,
@@ -272,7 +271,7 @@ def _chord_symbol_bass(parsed, end_s: float, seconds) -> tuple[np.ndarray, ...] 
     return start_s[keep], end[keep], pitch, np.full(pitch.size, DEFAULT_VELOCITY, np.uint8)
 
 
-def read_music21(piece: str, max_seconds: float = DEFAULT_MAX_SECONDS) -> Score:
+def read_music21(piece: str, max_seconds: float | None = None) -> Score:
     """One corpus piece as a Score (rules in the module docstring). Raises CorpusError / ReduceError."""
     from music21 import converter
     from music21.exceptions21 import Music21Exception
@@ -288,7 +287,7 @@ def read_music21(piece: str, max_seconds: float = DEFAULT_MAX_SECONDS) -> Score:
 
 
 def score_from_music21(
-    parsed, name: str = "", source: str = "", max_seconds: float = DEFAULT_MAX_SECONDS
+    parsed, name: str = "", source: str = "", max_seconds: float | None = None
 ) -> Score:
     """A parsed music21 stream (Score, Part, or Opus) as a Score, by the rules in the module docstring.
     Raises CorpusError / ReduceError."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nesinterp.score import FRAME_RATE, SAMPLE_RATE, Field, Score, Voice, frames_to_samples, samples_to_frames
+from nesinterp.score import (
+    FRAME_RATE, SAMPLE_RATE, Field, Score, Voice, frames_to_samples, length_limit, samples_to_frames, too_long,
+)
 
 from .midi_file import (
     CONTROL_CHANGE,
@@ -67,7 +69,8 @@ def _tick_converter(midi: MidiFile):
     )
     if native:
         return lambda ticks: np.asarray(ticks, dtype=np.int64)
-    return lambda ticks: np.rint(midi.tick_to_seconds(ticks) * SAMPLE_RATE).astype(np.int64)
+    # Clipped so that an absurd tempo map gives a huge (and refused) length, not an integer overflow.
+    return lambda ticks: np.rint(np.minimum(midi.tick_to_seconds(ticks) * SAMPLE_RATE, 2.0**62)).astype(np.int64)
 
 
 def _forward_fill(values: np.ndarray, has: np.ndarray, initial: int = 0) -> np.ndarray:
@@ -170,9 +173,13 @@ def downsample_segments(seg_samples, seg_note, seg_vel, seg_timbre, nsamps: int)
     return out.astype(np.uint8)
 
 
-def score_from_nesmdb_midi(midi: MidiFile, name: str = "", source: str = "") -> Score:
+def score_from_nesmdb_midi(midi: MidiFile, name: str = "", source: str = "",
+                           max_seconds: float | None = None) -> Score:
     to_samples = _tick_converter(midi)
     nsamps = _song_samples(midi, to_samples)
+    limit = length_limit(max_seconds)
+    if nsamps / SAMPLE_RATE > limit:  # before anything per frame is allocated
+        raise NesMidiError(too_long(nsamps / SAMPLE_RATE, limit))
     frames = samples_to_frames(nsamps)
     array = np.zeros((frames, 4, 3), np.uint8)
     for track in midi.tracks:
@@ -184,11 +191,12 @@ def score_from_nesmdb_midi(midi: MidiFile, name: str = "", source: str = "") -> 
     return Score(array, name, source)
 
 
-def read_nesmdb_midi_bytes(data: bytes, name: str = "", source: str = "", limits=MidiLimits()) -> Score:
+def read_nesmdb_midi_bytes(data: bytes, name: str = "", source: str = "", limits=MidiLimits(),
+                           max_seconds: float | None = None) -> Score:
     midi = parse_midi(data, limits)
     if not is_nesmdb_midi(midi):
         raise NesMidiError("not NES-MDB MIDI (no p1/p2/tr/no tracks)")
-    return score_from_nesmdb_midi(midi, name, source)
+    return score_from_nesmdb_midi(midi, name, source, max_seconds)
 
 
 # --- writing ----------------------------------------------------------------------------------------

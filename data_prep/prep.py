@@ -17,14 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nesinterp import __version__
-from nesinterp.score import FRAME_RATE, Score
+from nesinterp.score import DEFAULT_MAX_SECONDS, FRAME_RATE, Score
 
 from .dataset import FORMAT, FORMAT_VERSION, SPLITS, write_split
 from .readers import ReadError, read_score, score_from_bytes
 from .sources import Item, Skip, SourceError, expand_sources, nesmdb_game
-
-DEFAULT_MAX_SECONDS = 3600.0
-
 
 class PrepError(ValueError):
     """Prep cannot produce a dataset; the message says why in one line."""
@@ -54,11 +51,11 @@ def convert_item(item: Item, max_seconds: float = DEFAULT_MAX_SECONDS) -> Score 
         if item.music21 is not None:
             from .corpus import read_music21
 
-            score = read_music21(item.music21)
+            score = read_music21(item.music21, max_seconds)
         elif item.data is not None:
-            score = score_from_bytes(item.data, item.filename, item.source)
+            score = score_from_bytes(item.data, item.filename, item.source, max_seconds)
         else:
-            score = read_score(item.path)
+            score = read_score(item.path, max_seconds)
     except ReadError as exc:
         return Skip(item.source, str(exc))
     except (ValueError, OSError) as exc:
@@ -67,8 +64,6 @@ def convert_item(item: Item, max_seconds: float = DEFAULT_MAX_SECONDS) -> Score 
         return Skip(item.source, f"unexpected {type(exc).__name__}: {exc}")
     if score.frames == 0:
         return Skip(item.source, "empty (no frames)")
-    if score.duration > max_seconds:
-        return Skip(item.source, f"{score.duration:.0f} s long, over the {max_seconds:.0f} s limit (--max-seconds)")
     if score.is_silent:
         return Skip(item.source, "no notes")
     return score

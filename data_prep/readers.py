@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nesinterp.score import Score, ScoreError
+from nesinterp.score import Score, ScoreError, length_limit, too_long
 
 from .midi_file import MidiError, MidiLimits, parse_midi
 from .nesmdb_midi import is_nesmdb_midi, score_from_nesmdb_midi
@@ -23,6 +23,10 @@ MUSIC21_PREFIX = "music21:"
 class ReadError(ValueError):
     """An input that cannot become a Score; the message says why in one line."""
 
+    def __init__(self, message: str):
+        # Messages may come from deep in pickle or numpy, some on several lines: one line here.
+        super().__init__(" ".join(str(message).split()))
+
 
 def kind_of(filename: str) -> str | None:
     """'midi', 'pickle', or None for names this tool does not read."""
@@ -34,39 +38,47 @@ def kind_of(filename: str) -> str | None:
     return None
 
 
-def score_from_midi_bytes(data: bytes, name: str = "", source: str = "", limits=MidiLimits()) -> Score:
+def score_from_midi_bytes(data: bytes, name: str = "", source: str = "", limits=MidiLimits(),
+                          max_seconds: float | None = None) -> Score:
     """NES-MDB MIDI read exactly; any other MIDI reduced to the four voices."""
     midi = parse_midi(data, limits)
     if is_nesmdb_midi(midi):
-        return score_from_nesmdb_midi(midi, name, source)
+        return score_from_nesmdb_midi(midi, name, source, max_seconds)
     from .reduce import score_from_general_midi
 
-    return score_from_general_midi(midi, name, source)
+    return score_from_general_midi(midi, name, source, max_seconds)
 
 
-def score_from_bytes(data: bytes, filename: str, source: str = "") -> Score:
-    """A Score from a file's bytes, the format chosen by ``filename``. Raises ReadError."""
+def score_from_bytes(data: bytes, filename: str, source: str = "", max_seconds: float | None = None) -> Score:
+    """A Score from a file's bytes, the format chosen by ``filename``. Raises ReadError.
+
+    Songs longer than ``max_seconds`` (default: ``nesinterp.score.length_limit()``) are refused, for
+    MIDI before anything is allocated for them."""
     kind = kind_of(filename)
     name = song_name(Path(filename).name)
     source = source or filename
     try:
         if kind == "midi":
-            return score_from_midi_bytes(data, name, source)
+            return score_from_midi_bytes(data, name, source, max_seconds=max_seconds)
         if kind == "pickle":
-            return score_from_pickle_bytes(data, name, source)
+            score = score_from_pickle_bytes(data, name, source)  # the file size bounds its memory
+            limit = length_limit(max_seconds)
+            if score.duration > limit:
+                raise ReadError(too_long(score.duration, limit))
+            return score
     except (MidiError, ScorePickleError, ScoreError, ValueError) as exc:
         raise ReadError(str(exc)) from None
     raise ReadError("unknown file type (expected .mid, .midi, .exprsco.pkl or .seprsco.pkl)")
 
 
-def read_score(path: str | Path) -> Score:
+def read_score(path: str | Path, max_seconds: float | None = None) -> Score:
     """Read one file (or ``music21:<piece>``) into a Score. Raises ReadError with a one-line reason."""
     text = str(path)
     if text.startswith(MUSIC21_PREFIX):
         from .corpus import read_music21
 
         try:
-            return read_music21(text[len(MUSIC21_PREFIX):])
+            return read_music21(text[len(MUSIC21_PREFIX):], max_seconds)
         except ValueError as exc:  # unknown piece, unusable content, over the length limit
             raise ReadError(str(exc)) from None
     path = Path(path)
@@ -83,4 +95,4 @@ def read_score(path: str | Path) -> Score:
         raise ReadError(f"cannot read ({exc.strerror or exc})") from None
     if len(data) > MAX_FILE_BYTES:
         raise ReadError(f"larger than {MAX_FILE_BYTES >> 20} MiB; not a song file")
-    return score_from_bytes(data, path.name, str(path))
+    return score_from_bytes(data, path.name, str(path), max_seconds)

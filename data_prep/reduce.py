@@ -53,14 +53,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nesinterp.score import FRAME_RATE, MAX_VELOCITY, NOTE_RANGE, Field, Score, Voice
+from nesinterp.score import (
+    FRAME_RATE, MAX_VELOCITY, NOTE_RANGE, Field, Score, Voice, length_limit, too_long,
+)
 
 from .midi_file import NOTE_OFF, NOTE_ON, MidiFile
 
 DRUM_CHANNEL = 9  # GM channel 10
 P1_DUTY = 2  # 50 %
 P2_DUTY = 1  # 25 %
-DEFAULT_MAX_SECONDS = 3600.0
 
 # GM (and GM2) drum note -> (noise note 1..16, length in frames, loop mode, priority).
 DRUM_MAP: dict[int, tuple[int, int, int, int]] = {
@@ -148,17 +149,16 @@ def frames_from_seconds(start_s: np.ndarray, end_s: np.ndarray) -> tuple[np.ndar
     return start, end
 
 
-def check_length(last_second: float, frames: int | None, max_seconds: float) -> None:
+def check_length(last_second: float, frames: int | None, max_seconds: float | None) -> None:
     """ReduceError when a song ending at ``last_second`` (``frames`` frames) is over ``max_seconds``.
 
     Called on note times before anything per frame is allocated, so a hostile tempo map costs nothing;
     the seconds test comes first so that absurd times never reach an integer conversion.
     """
-    too_long = not np.isfinite(last_second) or last_second > max_seconds + 1.0
-    if too_long or (frames is not None and frames > max_seconds * FRAME_RATE):
-        raise ReduceError(
-            f"song is {last_second:.0f} s long, over the limit of {max_seconds:g} s (max_seconds)"
-        )
+    max_seconds = length_limit(max_seconds)
+    over = not np.isfinite(last_second) or last_second > max_seconds + 1.0
+    if over or (frames is not None and frames > max_seconds * FRAME_RATE):
+        raise ReduceError(too_long(last_second, max_seconds))
 
 
 def midi_velocity_to_nes(velocity: np.ndarray) -> np.ndarray:
@@ -382,7 +382,7 @@ def midi_notes(midi: MidiFile) -> tuple[np.ndarray, ...]:
 
 
 def score_from_general_midi(
-    midi: MidiFile, name: str = "", source: str = "", max_seconds: float = DEFAULT_MAX_SECONDS
+    midi: MidiFile, name: str = "", source: str = "", max_seconds: float | None = None
 ) -> Score:
     """Reduce any MIDI file to a Score by the rules in this module's docstring. Raises ReduceError."""
     start_s, end_s, channel, pitch, velocity = midi_notes(midi)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,10 @@ from .readers import MAX_FILE_BYTES, MUSIC21_PREFIX, kind_of
 from .pickles import song_name
 
 SPLITS = ("train", "valid", "test")
+
+# What tarfile's streaming reader raises on damaged input: besides its own errors, damaged gzip
+# headers and numeric fields surface as TypeError, ValueError or OverflowError (found by fuzzing).
+_ARCHIVE_ERRORS = (tarfile.TarError, OSError, EOFError, TypeError, ValueError, OverflowError, zlib.error)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 # NES-MDB names: GGG_GameName_SS_TTTitle. One file in 5278 breaks the pattern; the 3-digit game id
@@ -124,7 +129,7 @@ def _archive_items(archive: Path) -> Iterator[Item | Skip]:
     files are skipped, and names are only used as labels, so ``../x`` or ``/etc/x`` cannot escape."""
     try:
         tf = tarfile.open(archive, mode="r|*")
-    except (tarfile.TarError, OSError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise SourceError(f"{archive}: not a readable tar archive ({exc})") from None
     try:
         with tf:
@@ -148,8 +153,8 @@ def _archive_items(archive: Path) -> Iterator[Item | Skip]:
                 data = f.read() if f is not None else b""
                 yield Item(label, filename, data=data, official_split=official_split(parts),
                            group=_group(parts, archive.name.split(".")[0]))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise SourceError(f"{archive}: corrupt or truncated archive ({exc})") from None
+    except _ARCHIVE_ERRORS as exc:
+        raise SourceError(f"{archive}: corrupt or truncated archive ({type(exc).__name__}: {exc})") from None
 
 
 def _music21_items(query: str) -> Iterator[Item]:

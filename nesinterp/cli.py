@@ -13,13 +13,20 @@ import click
 from . import __version__
 
 
+def _os_error(exc: OSError) -> str:
+    """'path: reason' for a file-system error, the way the rest of the tool words its errors."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 class UserError(click.ClickException):
     """A problem with the user's input or files: one line, exit status 2."""
 
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"nesinterp: error: {self.format_message()}", err=True)
+        message = " ".join(self.format_message().split())  # always one line
+        click.echo(f"nesinterp: error: {message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,7 +48,7 @@ def main() -> None:
 @click.option("--test-fraction", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
               help="Share of games/sources held out for test, likewise.")
 @click.option("--max-seconds", type=click.FloatRange(min=1), default=None,
-              help="Longest song accepted (default 3600 s); longer ones are skipped.")
+              help="Longest song accepted (default 3600 s, or $NESINTERP_MAX_SECONDS); longer ones are skipped.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
 def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, max_seconds, quiet):
     """Turn NES-MDB (folders, .tar.gz archives, MIDI, exprsco/seprsco), any MIDI, and music21:<name>
@@ -53,20 +60,27 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
       nesinterp prep my_midis/ music21:bach -o data/mixed
     """
     from data_prep.prep import PrepError, PrepOptions, run_prep
+    from nesinterp.score import ScoreError, length_limit
 
+    try:
+        max_seconds = length_limit(max_seconds)
+    except ScoreError as exc:
+        raise UserError(str(exc)) from None
     options = PrepOptions(
         workers=workers or os.cpu_count() or 1,
         strict=strict,
         force=force,
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
-        **({"max_seconds": max_seconds} if max_seconds else {}),
+        max_seconds=max_seconds,
     )
     try:
         run_prep(list(sources), out, options, progress=not quiet and sys.stderr.isatty(),
                  summary=not quiet)
     except PrepError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(_os_error(exc)) from None
 
 
 @main.command()
@@ -162,8 +176,7 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
     except BlendError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise UserError(f"{where}{exc.strerror or exc}") from None
+        raise UserError(_os_error(exc)) from None
     for path in result.files:
         click.echo(str(path))
     _exit_now()
@@ -215,8 +228,7 @@ def render(inputs, out, force, plot, rate, normalize):
     except (ReadError, RenderError) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise UserError(f"{where}{exc.strerror or exc}") from None
+        raise UserError(_os_error(exc)) from None
 
 
 def run() -> None:

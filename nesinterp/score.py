@@ -46,6 +46,36 @@ MAX_TIMBRE = {Voice.P1: 3, Voice.P2: 3, Voice.TR: 0, Voice.NO: 1}
 
 MAX_VELOCITY = 15
 
+DEFAULT_MAX_SECONDS = 3600.0
+"""The longest song any reader accepts unless told otherwise (NES-MDB's longest is 1518 s). It bounds
+what a file can make the tool allocate: 3600 s is 86400 frames, 1 MB as a Score, whatever a header
+claims. Raise it with the environment variable NESINTERP_MAX_SECONDS or a reader's ``max_seconds``
+(``nesinterp prep --max-seconds``)."""
+
+
+def length_limit(max_seconds: float | None = None) -> float:
+    """``max_seconds`` if given, else $NESINTERP_MAX_SECONDS, else DEFAULT_MAX_SECONDS."""
+    if max_seconds is not None:
+        return float(max_seconds)
+    import os
+
+    text = os.environ.get("NESINTERP_MAX_SECONDS", "").strip()
+    if not text:
+        return DEFAULT_MAX_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScoreError(f"NESINTERP_MAX_SECONDS={text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ScoreError(f"NESINTERP_MAX_SECONDS={text!r} must be positive")
+    return value
+
+
+def too_long(seconds: float, limit: float) -> str:
+    """The one-line reason for refusing a song over the length limit."""
+    return (f"song is {seconds:.0f} s long, over the limit of {limit:g} s "
+            "(raise it with --max-seconds or NESINTERP_MAX_SECONDS)")
+
 
 class ScoreError(ValueError):
     """A score array that breaks the exprsco layout or value ranges."""

@@ -11,7 +11,6 @@ from safetensors.torch import save_file
 from data_prep import read_score
 from data_prep.nesmdb_midi import nesmdb_midi_bytes
 from nesinterp.blend import BlendError, BlendOptions, blend_files, choose_window
-from nesinterp.checkpoint import CheckpointError
 from nesinterp.examples import compose_dungeon, compose_overworld, example_path
 from nesinterp.interpolate import PRETRAINED, TrainedModel, export_model, slerp
 from nesinterp.score import Score
@@ -109,7 +108,7 @@ def test_start_whole_lerp_and_sampling(model_dir, tmp_path):
     r = blend_files(A, B, tmp_path / "w", model, BlendOptions(steps=3, whole=True, wav=False, plot=False))
     assert read_score(tmp_path / "w" / "step-01-of-03.mid").frames == 384  # 16 s = 6 windows of 64 frames
     one = blend_files(A, B, tmp_path / "t1", model, BlendOptions(steps=3, temperature=1.0, seed=7, wav=False, plot=False))
-    two = blend_files(A, B, tmp_path / "t2", model, BlendOptions(steps=3, temperature=1.0, seed=7, wav=False, plot=False))
+    blend_files(A, B, tmp_path / "t2", model, BlendOptions(steps=3, temperature=1.0, seed=7, wav=False, plot=False))
     assert (tmp_path / "t1" / "morph.mid").read_bytes() == (tmp_path / "t2" / "morph.mid").read_bytes()
     blend_files(A, B, tmp_path / "l", model, BlendOptions(steps=3, mode="lerp", wav=False, plot=False))
     assert one.record["options"]["temperature"] == 1.0

@@ -3,7 +3,7 @@ import pickle
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 from data_prep.pickles import (
     ScorePickleError, load_score_tuple, read_score_pickle, score_from_pickle_bytes,
@@ -61,7 +61,7 @@ def test_object_arrays_are_refused():
     ((24.0, 1837, np.full((1, 4, 3), 200, np.uint8)), "outside"),
     ((24.0, -5, np.zeros((1, 4, 3), np.uint8)), "nsamps"),
     ((24.0, 1837), "tuple"),
-    ([1, 2, 3], "tuple"),
+    ([1, 2, 3], "LIST"),
 ])
 def test_wrong_contents_give_clear_errors(payload, message):
     with pytest.raises(ScorePickleError, match=message):

@@ -12,8 +12,8 @@ import pytest
 from data_prep.dataset import Dataset, DatasetError
 from data_prep.nesmdb_midi import nesmdb_midi_bytes
 from data_prep.pickles import score_to_pickle_bytes
-from data_prep.prep import PrepError, PrepOptions, assign_splits, run_prep
-from data_prep.sources import Item, Skip, expand_sources, nesmdb_game
+from data_prep.prep import PrepOptions, assign_splits, run_prep
+from data_prep.sources import Item, expand_sources, nesmdb_game
 from nesinterp.examples import compose_dungeon, compose_overworld
 from nesinterp.score import Score
 
