@@ -71,7 +71,9 @@ def choose_window(score: Score, window: int, start: float | None, label: str) ->
         sounding = np.flatnonzero(array[first:, :, Field.NOTE].any(axis=1))
         if len(sounding):
             first = min(first + int(sounding[0]), max(0, score.frames - window))
-    piece = _pad(array[first : first + window], window)
+    from .data import score_windows
+
+    piece = score_windows(score[first : first + window], window)[0]  # silence-padded when short
     if not piece[:, :, Field.NOTE].any():
         raise BlendError(f"{label}: the window at {first / FRAME_RATE:.1f} s has no notes")
     return piece, first
@@ -79,14 +81,6 @@ def choose_window(score: Score, window: int, start: float | None, label: str) ->
 
 def _sounding_share(array: np.ndarray) -> float:
     return float(np.mean(array[:, :, Field.NOTE].any(axis=1))) if len(array) else 0.0
-
-
-def _pad(array: np.ndarray, window: int) -> np.ndarray:
-    out = np.zeros((window, 4, 3), np.uint8)
-    out[: len(array)] = array
-    if 0 < len(array) < window:
-        out[len(array):, :, Field.TIMBRE] = array[-1, :, Field.TIMBRE]
-    return out
 
 
 def whole_windows(a: Score, b: Score, window: int) -> tuple[np.ndarray, np.ndarray]:
