@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_tensors, read_model_meta
-from .config import ConfigError, config_from_dict
+from .config import Config, ConfigError, config_from_dict
 from .data import Representation
 from .models import Autoencoder
 
@@ -45,6 +45,36 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 
 
+def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = None
+                     ) -> tuple[Autoencoder, dict, Config]:
+    """The trained autoencoder (eval mode, float32) of a run directory or model file, with its model.json
+    description and config. ``task`` ("music", "image"): refuse a model of another kind."""
+    path = Path(path)
+    weights_path, meta_path = _model_files(path)
+    if not meta_path.exists():
+        raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
+    meta = read_model_meta(meta_path)
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{meta_path}: a {meta.get('task')} model, not a{'n' if task[0] in 'aeiou' else ''} "
+                              f"{task} model")
+    try:
+        cfg = config_from_dict(meta["config"])
+        autoencoder = Autoencoder(cfg.model, int(meta["channels"]), int(meta["window"]))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: model description is incomplete or invalid ({exc})") from None
+    tensors = load_tensors(weights_path)
+    expected = autoencoder.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise CheckpointError(f"{weights_path}: not weights of this model (missing {missing[0]})")
+    for key, value in expected.items():
+        if tensors[key].shape != value.shape:
+            raise CheckpointError(f"{weights_path}: incompatible shapes: {key} is {tuple(tensors[key].shape)} "
+                                  f"in the file, {tuple(value.shape)} in the model its model.json describes")
+    autoencoder.load_state_dict({k: tensors[k].to(torch.float32) for k in expected})
+    return autoencoder.to(device).eval(), meta, cfg
+
+
 class TrainedModel:
     """A music autoencoder ready to use. ``TrainedModel.load()`` gives the bundled default."""
 
@@ -65,32 +95,14 @@ class TrainedModel:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> TrainedModel:
         """From a run directory, ``model.safetensors``/``model.json``, or (None) the bundled default."""
-        path = Path(path) if path is not None else PRETRAINED
-        weights_path, meta_path = _model_files(path)
-        if not meta_path.exists():
-            raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
-        meta = read_model_meta(meta_path)
-        if meta.get("task") != "music":
-            raise CheckpointError(f"{meta_path}: a {meta.get('task')} model, not a music model")
+        autoencoder, meta, _cfg = load_autoencoder(path if path is not None else PRETRAINED, device, task="music")
         try:
-            cfg = config_from_dict(meta["config"])
             rep = Representation(**meta["representation"])
-            autoencoder = Autoencoder(cfg.model, int(meta["channels"]), int(meta["window"]))
-        except (ConfigError, KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{meta_path}: model description is incomplete or invalid ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: model description is incomplete or invalid ({exc})") from None
         if rep.channels != autoencoder.encoder.features[0].in_channels:
-            raise CheckpointError(f"{meta_path}: channel count does not match the representation")
-        tensors = load_tensors(weights_path)
-        expected = autoencoder.state_dict()
-        missing = sorted(set(expected) - set(tensors))
-        if missing:
-            raise CheckpointError(f"{weights_path}: not weights of this model (missing {missing[0]})")
-        for key, value in expected.items():
-            if tensors[key].shape != value.shape:
-                raise CheckpointError(f"{weights_path}: incompatible shapes: {key} is {tuple(tensors[key].shape)} "
-                                      f"in the file, {tuple(value.shape)} in the model its model.json describes")
-        autoencoder.load_state_dict({k: tensors[k].to(torch.float32) for k in expected})
-        return cls(autoencoder.to(device), rep, meta, str(path))
+            raise CheckpointError(f"{path}: channel count does not match the representation")
+        return cls(autoencoder, rep, meta, str(path if path is not None else PRETRAINED))
 
     @property
     def device(self) -> torch.device:
@@ -173,4 +185,4 @@ def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) ->
     return out_dir
 
 
-__all__ = ["PRETRAINED", "TrainedModel", "export_model", "slerp"]
+__all__ = ["PRETRAINED", "TrainedModel", "export_model", "load_autoencoder", "slerp"]
