@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import score_windows
-from .metrics import crossfade_path, monotonicity_violations, note_accuracy, onset_f1, step_smoothness
+from ..data import score_windows
+from ..metrics import crossfade_path, monotonicity_violations, note_accuracy, onset_f1, step_smoothness
 
 VOICES = ("P1", "P2", "TR", "NO")
 
