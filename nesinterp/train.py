@@ -41,7 +41,7 @@ class TrainError(ValueError):
 
 # What a resumed run may change: when it stops and how it reports, not what it learns.
 RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.sample_every",
-                     "train.threads", "train.device"}
+                     "train.eval_every", "train.threads", "train.device"}
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -148,6 +148,18 @@ class ImageTask:
             self.stream = images.LinesStream(device, gen)
             self.sample_images = np.asarray(images.render_lines(np.array([0.3, 2.5])))
             self.dataset_info = {"kind": "lines stream"}
+        self._evaluator = None
+        self.device = device
+
+    def evaluate(self, autoencoder) -> dict | None:
+        """The lines benchmark's scores of the current model (None for MNIST: its probe runs after training)."""
+        if self.stream is None:
+            return None
+        if self._evaluator is None:
+            from .evaluate.lines import LinesEvaluator
+
+            self._evaluator = LinesEvaluator(self.device)
+        return self._evaluator(autoencoder)
 
     def batch(self, n: int, gen: torch.Generator):
         if self.stream is not None:
@@ -424,6 +436,8 @@ class Trainer:
                     window_start, window_steps = time.perf_counter(), 0
                 if self.step % cfg.sample_every == 0 and self.dist.main:
                     self.write_samples()
+                if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps) and self.dist.main:
+                    self.evaluate()
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.save()
         finally:
@@ -433,6 +447,15 @@ class Trainer:
         if self.dist.main and cfg.steps % cfg.sample_every != 0:
             self.write_samples()
         return last
+
+    def evaluate(self) -> None:
+        """Benchmark scores of the model now, appended to evaluations.jsonl (tasks that have them)."""
+        evaluate = getattr(self.task, "evaluate", None)
+        scores = evaluate(self.ae) if evaluate is not None else None
+        if scores is None:
+            return
+        with open(self.run_dir / "evaluations.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, **scores}) + "\n")
 
     def _log(self, record: dict, writer) -> None:
         for key, value in record.items():

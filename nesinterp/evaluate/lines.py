@@ -1,0 +1,242 @@
+"""The ACAI lines benchmark: score a lines autoencoder (``evaluate_lines``), and train a set of models
+with one budget and tabulate their scores (``bench_lines``, behind ``nesinterp bench lines``).
+
+Protocol (evaluation.md, section 1): 512 random test lines make 256 pairs; each pair's codes are joined
+by a straight line and decoded at 16 evenly spaced points, endpoints included; the images are scored
+with ``nesinterp.metrics.lines``. A run is scored by the median of its last evaluations, which training
+writes to ``evaluations.jsonl`` every ``train.eval_every`` steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..images import lines_reference, render_lines
+from ..losses import REGULARIZERS
+from ..metrics.lines import lines_scores
+
+PAIRS, STEPS = 256, 16
+EVAL_SEED = 1234567  # the same test lines for every model and seed: scores compare like with like
+LAST_EVALUATIONS = 3  # a run's score: the median of this many last evaluations
+
+
+class LinesEvaluator:
+    """Holds the reference set and the test lines on a device, to score a model many times cheaply."""
+
+    def __init__(self, device="cpu", pairs: int = PAIRS, steps: int = STEPS, seed: int = EVAL_SEED,
+                 mode: str = "official"):
+        self.device = torch.device(device)
+        self.steps = steps
+        self.reference, self.reference_theta = lines_reference(device=self.device, mode=mode)
+        gen = torch.Generator().manual_seed(seed)
+        theta = torch.rand(2 * pairs, generator=gen, dtype=torch.float64) * (2 * math.pi)
+        self.test_theta = theta
+        self.test_images = render_lines(theta.to(self.device), mode=mode)
+
+    @torch.no_grad()
+    def interpolations(self, autoencoder) -> torch.Tensor:
+        """Decoded paths (pairs, steps, 1, 32, 32) between the test pairs' codes (first half to second)."""
+        was_training = autoencoder.training
+        autoencoder.eval()
+        try:
+            z = autoencoder.encode(self.test_images).float()
+            a, b = z.chunk(2)
+            t = torch.linspace(0, 1, self.steps, device=z.device).view(1, -1, 1)
+            path = (1 - t) * a[:, None] + t * b[:, None]  # (pairs, steps, d)
+            out = autoencoder.decode(path.reshape(-1, z.shape[1])).float()
+        finally:
+            autoencoder.train(was_training)
+        return out.reshape(a.shape[0], self.steps, *out.shape[1:])
+
+    def __call__(self, autoencoder) -> dict:
+        scores = lines_scores(self.interpolations(autoencoder), self.reference, self.reference_theta)
+        return {"lines_distance": scores["mean_distance"], "lines_smoothness": scores["smoothness"],
+                "lines_undefined": scores["undefined"]}
+
+
+def evaluate_lines(autoencoder, device="cpu") -> dict:
+    """Mean Distance and Smoothness of one lines autoencoder under the benchmark's protocol."""
+    return LinesEvaluator(device)(autoencoder)
+
+
+def read_evaluations(run_dir: str | Path) -> list[dict]:
+    """The evaluations a run logged, one per step (a step evaluated twice across a resume: the last)."""
+    path = Path(run_dir) / "evaluations.jsonl"
+    if not path.exists():
+        return []
+    by_step = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            by_step[record["step"]] = record
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def run_score(evaluations: list[dict], last: int = LAST_EVALUATIONS) -> dict:
+    """A run's score: the median of each metric over its ``last`` evaluations."""
+    tail = evaluations[-last:]
+    return {key: statistics.median(e[key] for e in tail)
+            for key in ("lines_distance", "lines_smoothness", "lines_undefined")}
+
+
+# --- the benchmark: several models, one budget ------------------------------------------------------
+
+MODEL_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" + ", ".join(k for k in REGULARIZERS if k != "none")
+              + "), or acai+<regularizer>")
+
+
+def model_overrides(name: str) -> list[str]:
+    """Config overrides (on configs/lines.yaml) for a model named like ``acai+wwae`` or ``baseline``."""
+    parts = [p.strip().lower() for p in name.split("+") if p.strip()]
+    if not parts:
+        raise ValueError(f"empty model name {name!r}")
+    if parts == ["baseline"] or parts == ["ae"]:
+        return ["acai.enabled=false", "regularizer.kind=none"]
+    acai = "acai" in parts
+    rest = [p for p in parts if p != "acai"]
+    if len(rest) > 1 or (rest and (rest[0] not in REGULARIZERS or rest[0] == "none")) or len(parts) != len(set(parts)):
+        raise ValueError(f"unknown model {name!r}: use {MODEL_HELP}")
+    return [f"acai.enabled={'true' if acai else 'false'}", f"regularizer.kind={rest[0] if rest else 'none'}"]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    models: tuple[str, ...] = ("baseline", "acai")
+    samples: int = 1 << 18  # training samples per run (the paper: 2^24)
+    seeds: int = 1
+    evaluations: int = 16  # evaluations per run (a run scores the median of the last three)
+    out: str = "runs/bench-lines"
+    overrides: tuple[str, ...] = ()  # extra config overrides for every run (e.g. train.device=cuda)
+    jobs: int = 1  # runs trained at once (each with cores / jobs threads)
+
+
+def run_config(model: str, seed: int, options: BenchOptions):
+    from ..config import load_config
+
+    steps = max(1, options.samples // 64)
+    every = max(1, steps // max(1, options.evaluations))
+    overrides = model_overrides(model) + [
+        f"train.steps={steps}", "train.batch=64", f"train.seed={seed}", f"train.eval_every={every}",
+        f"train.checkpoint_every={every}", f"train.sample_every={steps}", f"train.log_every={min(100, every)}",
+    ] + list(options.overrides)
+    return load_config("lines", overrides)
+
+
+def run_name(model: str, seed: int, samples: int) -> str:
+    return f"{model.replace('+', '-')}-seed{seed}-n{samples}"
+
+
+def _train_run(cfg_dict: dict, run_dir: str, threads: int) -> None:
+    """Train (or finish) one run; in a worker process when jobs > 1."""
+    from ..config import config_from_dict
+    from ..train import train
+
+    cfg = config_from_dict(cfg_dict)
+    if threads:
+        torch.set_num_threads(threads)
+    done = Path(run_dir) / "latest"
+    train(cfg, run_dir, resume=done.exists(), progress=False)
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    evaluations = read_evaluations(run_dir)
+    return bool(evaluations) and evaluations[-1]["step"] >= steps
+
+
+def bench_lines(options: BenchOptions, log=print) -> dict:
+    """Train every model x seed with the same budget (reusing finished runs and resuming interrupted
+    ones under ``options.out``), then tabulate. Returns the results (also written as results.json
+    and results.md in ``options.out``)."""
+    out = Path(options.out)
+    plan = []
+    for model in options.models:
+        model_overrides(model)  # fail on a bad name before any training
+        for seed in range(options.seeds):
+            cfg = run_config(model, seed, options)
+            plan.append((model, seed, cfg, out / run_name(model, seed, options.samples)))
+    todo = [(m, s, c, d) for m, s, c, d in plan if not _finished(d, c.train.steps)]
+    for model, seed, cfg, run_dir in plan:
+        log(f"{model} seed {seed}: {'to train' if (model, seed, cfg, run_dir) in todo else 'done'} ({run_dir})")
+    if todo:
+        out.mkdir(parents=True, exist_ok=True)
+        threads = max(1, (os.cpu_count() or 1) // options.jobs) if options.jobs > 1 else 0
+        if options.jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(options.jobs, mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_train_run, c.to_dict(), str(d), threads): (m, s) for m, s, c, d in todo}
+                for future, (m, s) in futures.items():
+                    future.result()
+                    log(f"{m} seed {s}: trained")
+        else:
+            for m, s, c, d in todo:
+                _train_run(c.to_dict(), str(d), 0)
+                log(f"{m} seed {s}: trained")
+    runs = []
+    for model, seed, cfg, run_dir in plan:
+        evaluations = read_evaluations(run_dir)
+        if not evaluations:
+            raise RuntimeError(f"{run_dir}: no evaluations logged (train.eval_every is 0?)")
+        score = run_score(evaluations)
+        runs.append({"model": model, "seed": seed, "run_dir": str(run_dir), "steps": cfg.train.steps,
+                     "samples": cfg.train.steps * cfg.train.batch, **score,
+                     "final": {k: evaluations[-1][k] for k in ("step", "lines_distance", "lines_smoothness")}})
+    table = summarize(runs, options.models)
+    results = {"benchmark": "lines", "samples": options.samples, "seeds": options.seeds,
+               "protocol": {"pairs": PAIRS, "steps": STEPS, "score": f"median of the last {LAST_EVALUATIONS} of "
+                            f"{options.evaluations} evaluations"},
+               "overrides": list(options.overrides), "models": table, "runs": runs}
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "results.json", json.dumps(results, indent=2))
+    _atomic_write(out / "results.md", markdown_table(results))
+    return results
+
+
+def summarize(runs: list[dict], models) -> list[dict]:
+    rows = []
+    for model in models:
+        mine = [r for r in runs if r["model"] == model]
+        row = {"model": model, "runs": len(mine)}
+        row["lines_undefined"] = statistics.fmean(r["lines_undefined"] for r in mine)
+        for key in ("lines_distance", "lines_smoothness"):
+            values = [r[key] for r in mine]
+            row[key] = statistics.fmean(values)
+            row[key + "_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+PAPER = {"baseline": (6.88, 0.44), "acai": (0.24, 0.10)}  # Table 1 at 2^24 samples (x1e-3, smoothness)
+
+
+def markdown_table(results: dict) -> str:
+    seeds = results["seeds"]
+    lines = [f"Lines benchmark: {results['samples']} training samples per run ({results['samples'] / (1 << 24):.3g} of "
+             f"the paper's 2^24), {seeds} seed{'s' if seeds != 1 else ''}, mean +- std over seeds; each run scored "
+             f"by the {results['protocol']['score']}. Lower is better. Undefined: interpolations whose angle "
+             "hardly moves (counted as smoothness 0; a collapsed model has many).", "",
+             "| model | Mean Distance (x1e-3) | Smoothness | undefined | paper (2^24) |", "|---|---|---|---|---|"]
+    for row in results["models"]:
+        paper = PAPER.get(row["model"])
+        lines.append(f"| {row['model']} | {1e3 * row['lines_distance']:.2f} +- {1e3 * row['lines_distance_std']:.2f} | "
+                     f"{row['lines_smoothness']:.3f} +- {row['lines_smoothness_std']:.3f} | {row['lines_undefined']:.0f} / {PAIRS} | "
+                     f"{f'{paper[0]} / {paper[1]}' if paper else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["BenchOptions", "LinesEvaluator", "bench_lines", "evaluate_lines", "markdown_table", "model_overrides",
+           "read_evaluations", "run_score"]

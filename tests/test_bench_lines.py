@@ -1,0 +1,51 @@
+"""`nesinterp bench lines`: model names, run scoring, and one real (tiny) benchmark through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nesinterp.evaluate.lines import model_overrides, read_evaluations, run_score
+
+
+def test_model_names_map_to_config_overrides():
+    assert model_overrides("baseline") == ["acai.enabled=false", "regularizer.kind=none"]
+    assert model_overrides("acai") == ["acai.enabled=true", "regularizer.kind=none"]
+    assert model_overrides("ACAI+wwae") == ["acai.enabled=true", "regularizer.kind=wwae"]
+    assert model_overrides("mmd_imq") == ["acai.enabled=false", "regularizer.kind=mmd_imq"]
+    for bad in ("acai+acai", "wwae+swae", "acai+none", "vae", "+"):
+        with pytest.raises(ValueError):
+            model_overrides(bad)
+
+
+def test_a_run_scores_the_median_of_its_last_three_evaluations(tmp_path):
+    records = [{"step": s, "lines_distance": d, "lines_smoothness": m, "lines_undefined": 0}
+               for s, d, m in [(10, 9.0, 0.9), (20, 3.0, 0.5), (30, 1.0, 0.1), (40, 2.0, 0.3), (40, 5.0, 0.2)]]
+    (tmp_path / "evaluations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    evaluations = read_evaluations(tmp_path)  # step 40 logged twice (a resumed run): the last one counts
+    assert [e["step"] for e in evaluations] == [10, 20, 30, 40] and evaluations[-1]["lines_distance"] == 5.0
+    assert run_score(evaluations) == {"lines_distance": 3.0, "lines_smoothness": 0.2, "lines_undefined": 0}
+
+
+def test_bench_lines_trains_scores_and_reuses_finished_runs(cli, tmp_path):
+    out = tmp_path / "bench"
+    args = ("bench", "lines", "--models", "baseline", "--samples", "192", "--evaluations", "3", "-o", out,
+            "--set", "train.threads=1", "--set", "model.width=4")
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert "| baseline |" in first.stdout and "to train" in first.stderr
+    results = json.loads((out / "results.json").read_text())
+    run = results["runs"][0]
+    assert run["steps"] == 3 and run["samples"] == 192
+    assert [e["step"] for e in read_evaluations(run["run_dir"])] == [1, 2, 3]
+    assert 0 < run["lines_distance"] < 2
+    second = cli(*args)  # finished: scored again without training
+    assert second.returncode == 0 and "done" in second.stderr and "trained" not in second.stderr
+    assert json.loads((out / "results.json").read_text())["runs"] == results["runs"]
+
+
+def test_bench_lines_rejects_an_unknown_model_in_one_line(cli, tmp_path):
+    result = cli("bench", "lines", "--models", "baseline,vae", "-o", tmp_path / "b")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "vae" in result.stderr
+    assert not (tmp_path / "b").exists()
