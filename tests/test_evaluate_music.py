@@ -1,5 +1,11 @@
-from data_prep.dataset import Dataset
-from nesinterp.evaluate import evaluate_music
+import json
+
+import numpy as np
+import pytest
+
+from data_prep.dataset import Dataset, DatasetError, SongEntry, Split
+from nesinterp.evaluate import evaluate_music, held_out_windows
+from nesinterp.evaluate.music import REPORT_FILES, EvalError, corpus_windows, write_music_report
 from nesinterp.interpolate import TrainedModel
 
 
@@ -13,3 +19,72 @@ def test_evaluate_music_scores_a_split(tiny_model):
     assert all(0 <= v <= 1 for v in report["onset_f1"].values())
     assert report["interpolation"]["crossfade"]["monotonicity_violations"] == 0
     assert "step_smoothness" in report["interpolation"]["latent"]
+    for method in ("latent", "crossfade"):
+        scores = report["interpolation"][method]
+        assert 0 <= scores["realism"]["share"] <= 1 and 0 <= scores["pitch_class_morph"] <= 1
+        assert set(scores["realism"]["inside"]) == {"P1", "P2", "TR", "NO"}
+        curve = scores["endpoint_distance_a"]
+        assert len(curve["mean"]) == 5 and curve["mean"][0] == 0.0
+        assert all(lo <= hi for lo, hi in zip(curve["p25"], curve["p75"]))
+    # no corpus given: ranges from the held-out split itself, whose windows are mostly inside them
+    real = report["realism"]
+    assert real["corpus"] == {"split": "train", "windows": 12, "percentiles": [5, 95]}
+    assert real["held_out"]["share"] > 0.5 and 0 <= real["reconstructions"]["share"] <= 1
+    assert real["features"] == ["note_density", "sounding_share", "pitch_range", "pitch_mean", "note_length"]
+    json.dumps(report, allow_nan=False)
+
+    with_corpus = evaluate_music(model, split, pairs=2, steps=3, corpus=split, corpus_limit=5)
+    assert with_corpus["realism"]["corpus"]["windows"] == 5
+
+
+def fake_split(lengths) -> Split:
+    """Songs of the given lengths whose every frame differs (so windows can be told apart)."""
+    frame = np.arange(sum(lengths))
+    scores = np.zeros((len(frame), 4, 3), np.uint8)
+    scores[:, :3, 0] = (40 + frame % 60)[:, None]
+    scores[:, 3, 0] = 1 + frame % 16
+    scores[:, [0, 1, 3], 1] = 8
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return Split(scores, offsets, [SongEntry(f"s{i}", "g", "x", n) for i, n in enumerate(lengths)], "fake")
+
+
+def test_corpus_windows_are_an_even_deterministic_subsample():
+    split = fake_split([100, 10, 300])  # 2 + 1 + 5 windows of 64 frames
+    every, _ = held_out_windows(split, 64)
+    assert len(every) == 8
+    np.testing.assert_array_equal(corpus_windows(split, 64, limit=100), every)
+    np.testing.assert_array_equal(corpus_windows(split, 64, limit=3), every[[0, 3, 7]])
+    assert corpus_windows(fake_split([]), 64).shape == (0, 64, 4, 3)
+
+
+def test_write_music_report(tiny_model, tmp_path):
+    model = TrainedModel.load(tiny_model)
+    data = tiny_model.parent / "data"
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "report.json").write_text("stale")
+    with pytest.raises(EvalError, match="report.json exists"):
+        write_music_report(model, data, out, split="train", pairs=2, steps=3)
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]  # refused before writing anything
+
+    report = write_music_report(model, data, out, split="train", pairs=2, steps=3, force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)  # no temporary folder left
+    assert json.loads((out / "report.json").read_text()) == report
+    assert report["model"]["latent_dim"] == model.latent_dim
+    assert report["arguments"]["split"] == "train" and report["arguments"]["corpus_split"] == "train"
+    assert report["interpolation"]["steps"] == 3 and "realism" in report["interpolation"]["latent"]
+    for png in ("endpoint_curves.png", "interpolations.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "| realism" in summary and "| onset F1 |" in summary
+
+    with pytest.raises(EvalError, match="exists"):
+        write_music_report(model, data, out, split="train", pairs=2, steps=3)
+    with pytest.raises(DatasetError, match="no 'valid' split"):  # the example dataset has none
+        write_music_report(model, data, tmp_path / "other", split="valid")
+    assert not (tmp_path / "other").exists()
+
+
+def test_evaluate_music_needs_two_songs():
+    with pytest.raises(EvalError, match="1 song"):
+        evaluate_music(None, fake_split([200]))  # refused before the model is used

@@ -3,6 +3,8 @@
 Each loads what it needs, calls the pure functions of ``nesinterp.metrics`` and writes reports.
 """
 
-from .music import VOICES, evaluate_music, held_out_windows
+from .lines import bench_lines, evaluate_lines
+from .music import VOICES, EvalError, evaluate_music, held_out_windows, write_music_report
 
-__all__ = ["VOICES", "evaluate_music", "held_out_windows"]
+__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_music", "held_out_windows",
+           "write_music_report"]

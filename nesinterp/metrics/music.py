@@ -4,7 +4,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from ..score import FRAME_RATE
+
+VOICE_FEATURES = ("note_density", "sounding_share", "pitch_range", "pitch_mean", "note_length")
+"""The per-voice statistics of ``voice_statistics``, in order: onsets per second, share of frames
+sounding, max - min and mean of the sounding notes (for NO the noise note 1..16, not a pitch), and mean
+note length in seconds (notes cut by the window's edges count as they are cut)."""
+
+_SOUNDING = VOICE_FEATURES.index("sounding_share")
 
 
 def _notes(x) -> np.ndarray:
@@ -42,8 +53,9 @@ def step_smoothness(path) -> float:
 
 
 def interpolation_report(path, a=None, b=None) -> dict:
-    """The path's scores as plain numbers, for blend.json and reports. ``a``/``b``: the inputs as the
-    model heard them, to measure how well the endpoints reconstruct them."""
+    """The path's scores as plain numbers, for blend.json and reports: endpoint curves, monotonicity
+    violations, step smoothness and the pitch-class morph (mean over the inner steps, and per step).
+    ``a``/``b``: the inputs as the model heard them, to measure how well the endpoints reconstruct them."""
     d_a, d_b = endpoint_curves(path)
     report = {
         "endpoint_distance_a": [round(float(v), 4) for v in d_a],
@@ -51,6 +63,10 @@ def interpolation_report(path, a=None, b=None) -> dict:
         "monotonicity_violations": monotonicity_violations(path),
         "step_smoothness": round(step_smoothness(path), 4),
     }
+    morph = pitch_class_morph(path)
+    # The mean over the inner steps (the endpoints are 1 by construction); None when there are none.
+    report["pitch_class_morph"] = round(float(np.mean(morph[1:-1])), 4) if len(morph) > 2 else None
+    report["pitch_class_morph_steps"] = [round(float(v), 4) for v in morph]
     if a is not None and b is not None:
         report["reconstruction_accuracy_a"] = round(1 - cell_distance(path[0], a), 4)
         report["reconstruction_accuracy_b"] = round(1 - cell_distance(path[-1], b), 4)
@@ -88,3 +104,112 @@ def crossfade_path(a, b, steps: int, rng: np.random.Generator) -> list[np.ndarra
     a, b = np.asarray(a), np.asarray(b)
     u = rng.random(a.shape[:2])[..., None] if a.ndim == 3 else rng.random(a.shape)
     return [np.where(u < k / (steps - 1), b, a) for k in range(steps)]
+
+
+# --- realism: per-voice statistics against a corpus (evaluation.md, section 3) ---------------------
+
+def voice_statistics(notes, fps: float = FRAME_RATE) -> np.ndarray:
+    """Per window and voice, the statistics named in VOICE_FEATURES, as float (..., 4, F) from notes
+    (..., frames, 4) or scores (..., frames, 4, 3); (n, 4, F) for a stack of n windows.
+
+    Pitch range, pitch mean and note length are NaN where the voice is silent for the whole window
+    (and only there: a voice that sounds has at least one onset)."""
+    notes = _notes(notes)
+    if notes.ndim < 2 or notes.shape[-1] != 4:
+        raise ValueError(f"expected notes (..., frames, 4) or scores (..., frames, 4, 3), not {notes.shape}")
+    frames = notes.shape[-2]
+    if frames == 0:
+        raise ValueError("windows of zero frames have no statistics")
+    on = notes > 0
+    sounding = on.sum(axis=-2, dtype=np.int64).astype(np.float64)
+    starts = onsets(notes).sum(axis=-2, dtype=np.int64).astype(np.float64)
+    silent = sounding == 0
+    # Silent frames are note 0, so they never raise the max nor the sum; only the min must skip them.
+    high = notes.max(axis=-2).astype(np.float64)
+    fill = np.iinfo(notes.dtype).max if notes.dtype.kind in "iu" else np.inf
+    low = np.where(on, notes, np.asarray(fill, notes.dtype)).min(axis=-2).astype(np.float64)
+    total = notes.sum(axis=-2, dtype=np.int64).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pitch_range = np.where(silent, np.nan, high - low)
+        pitch_mean = np.where(silent, np.nan, total / sounding)
+        note_length = np.where(starts > 0, sounding / starts / fps, np.nan)
+    density = starts * fps / frames
+    return np.stack([density, sounding / frames, pitch_range, pitch_mean, note_length], axis=-1)
+
+
+def corpus_ranges(stats, low: float = 5, high: float = 95) -> np.ndarray:
+    """The corpus's ``low`` and ``high`` percentiles of each voice statistic, NaN (silent) values left
+    out: (4, F, 2) from the statistics (n, 4, F) of its windows. A statistic that is NaN in every window
+    (a voice the corpus never plays) gets a NaN range, which nothing falls inside."""
+    stats = np.asarray(stats, dtype=np.float64)
+    stats = stats.reshape(-1, *stats.shape[-2:])
+    if len(stats) == 0:
+        raise ValueError("no corpus windows to take ranges from")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: a voice the corpus never plays
+        q = np.nanpercentile(stats, [low, high], axis=0)
+    return np.moveaxis(q, 0, -1)
+
+
+def within_ranges(stats, ranges) -> np.ndarray:
+    """Boolean (..., 4, F): each statistic inside its corpus range, bounds included.
+
+    Silence: the NaN statistics of a silent voice count as inside exactly when silence itself is in
+    range, i.e. when the corpus's low percentile of that voice's sounding share is 0 (with the default
+    5 %: at least about 5 % of corpus windows have the voice silent); otherwise outside. The silent
+    voice's zero density and sounding share are checked like any other value."""
+    stats = np.asarray(stats, dtype=np.float64)
+    ranges = np.asarray(ranges, dtype=np.float64)
+    lo, hi = ranges[..., 0], ranges[..., 1]
+    with np.errstate(invalid="ignore"):
+        inside = (stats >= lo) & (stats <= hi)
+    silence_in_range = lo[:, _SOUNDING] <= 0  # (4,); False for a NaN range
+    silent = stats[..., _SOUNDING] == 0
+    return np.where(np.isnan(stats), (silent & silence_in_range)[..., None], inside)
+
+
+def realism(stats, ranges) -> tuple[float, np.ndarray]:
+    """(share of windows whose statistics all fall inside ``ranges``, share inside per voice and
+    feature (4, F)); NaN for no windows. See ``within_ranges`` for how silent voices count."""
+    inside = within_ranges(stats, ranges)
+    inside = inside.reshape(-1, *inside.shape[-2:])
+    if len(inside) == 0:
+        return float("nan"), np.full(inside.shape[-2:], np.nan)
+    return float(inside.all(axis=(1, 2)).mean()), inside.mean(axis=0)
+
+
+# --- pitch classes ----------------------------------------------------------------------------------
+
+def pitch_class_histogram(notes) -> np.ndarray:
+    """12-bin histogram (C = 0) of the sounding frames of P1, P2 and TR (NO has no pitch), per window:
+    (..., 12) from notes (..., frames, 4) or scores (..., frames, 4, 3), each summing to 1, or all zeros
+    where those voices are silent."""
+    notes = _notes(notes)
+    if notes.ndim < 2 or notes.shape[-1] != 4:
+        raise ValueError(f"expected notes (..., frames, 4) or scores (..., frames, 4, 3), not {notes.shape}")
+    melodic = notes[..., :3].reshape(*notes.shape[:-2], -1)  # (..., frames * 3)
+    lead = melodic.shape[:-1]
+    flat = melodic.reshape(-1, melodic.shape[-1])
+    # One bincount over (window, pitch class) cells, weighted by "sounding".
+    cells = np.arange(len(flat))[:, None] * 12 + flat.astype(np.int64) % 12
+    counts = np.bincount(cells.ravel(), weights=(flat > 0).ravel().astype(np.float64),
+                         minlength=12 * len(flat)).reshape(len(flat), 12)
+    total = counts.sum(axis=1, keepdims=True)
+    return (counts / np.maximum(total, 1)).reshape(*lead, 12)
+
+
+def pitch_class_morph(path) -> np.ndarray:
+    """Per step k of a path x_0 .. x_{K-1}, the cosine between x_k's pitch-class histogram and the mixture
+    (1 - t_k) h_0 + t_k h_{K-1}, t_k = k / (K - 1): (K,) for a path of windows, (K, n) for a path of
+    stacks (K, n, frames, 4[, 3]). The endpoints score 1 by construction. A silent step against a
+    silent mixture scores 1; silent against sounding (either way) 0."""
+    steps = np.stack([np.asarray(x) for x in path])
+    if len(steps) < 2:
+        raise ValueError("a path needs at least its two endpoints")
+    h = pitch_class_histogram(steps)  # (K, ..., 12)
+    t = np.linspace(0.0, 1.0, len(h)).reshape(-1, *([1] * (h.ndim - 1)))
+    mix = (1 - t) * h[0] + t * h[-1]
+    norms = np.linalg.norm(h, axis=-1) * np.linalg.norm(mix, axis=-1)
+    both_silent = (h.sum(axis=-1) == 0) & (mix.sum(axis=-1) == 0)
+    cosine = (h * mix).sum(axis=-1) / np.maximum(norms, 1e-300)
+    return np.where(norms > 0, np.clip(cosine, 0.0, 1.0), np.where(both_silent, 1.0, 0.0))
