@@ -231,6 +231,52 @@ def render(inputs, out, force, plot, rate, normalize):
         raise UserError(_os_error(exc)) from None
 
 
+@main.command("eval")
+@click.argument("run_dir", type=click.Path())
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset: a prepared folder (music) or the MNIST IDX folder (default: the run's data.path).")
+@click.option("-o", "--out", type=click.Path(), default=None, help="Report folder (default: RUN_DIR/eval).")
+@click.option("--split", default="valid", show_default=True, help="Music: the held-out split to score.")
+@click.option("--pairs", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Music: interpolations between windows of different songs.")
+@click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Music: steps per interpolation, both endpoints included.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing pairs.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda when present), cpu or cuda.")
+@click.option("--force", is_flag=True, help="Replace an existing report.")
+def eval_command(run_dir, data, out, split, pairs, steps, seed, device, force):
+    """Score a trained model with the benchmark of its kind and write a report folder: report.json,
+    summary.md and PNG plots. Music: reconstruction, endpoint curves, smoothness, realism and pitch-class
+    morph beside the data-space crossfade; lines: Mean Distance and Smoothness; MNIST: linear probe and
+    k-means accuracy of the latent.
+
+    \b
+    Examples:
+      nesinterp eval runs/nesmdb --data data/nesmdb
+      nesinterp eval runs/lines
+    """
+    from data_prep.dataset import DatasetError
+
+    from .checkpoint import CheckpointError
+    from .evaluate import EvalError, evaluate_run
+
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
+                                              device=device, force=force)
+    except (EvalError, CheckpointError, DatasetError) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(_os_error(exc)) from None
+    summary = folder / "summary.md"
+    if summary.exists():
+        click.echo(summary.read_text(), nl=False)
+    click.echo(str(folder))
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that train several models with one budget and tabulate their scores."""

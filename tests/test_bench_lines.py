@@ -49,3 +49,20 @@ def test_bench_lines_rejects_an_unknown_model_in_one_line(cli, tmp_path):
     result = cli("bench", "lines", "--models", "baseline,vae", "-o", tmp_path / "b")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "vae" in result.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_eval_scores_a_bench_run_and_keeps_an_existing_report(cli, tmp_path):
+    out = tmp_path / "bench"
+    assert cli("bench", "lines", "--models", "acai", "--samples", "128", "--evaluations", "3", "-o", out,
+               "--set", "train.threads=1", "--set", "model.width=4").returncode == 0
+    run_dir = out / "acai-seed0-n128"
+    result = cli("eval", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "| this model |" in result.stdout
+    for name in ("report.json", "summary.md", "interpolation_grid.png"):
+        assert (run_dir / "eval" / name).stat().st_size > 0
+    report = json.loads((run_dir / "eval" / "report.json").read_text())
+    assert report["benchmark"] == "lines" and report["now"]["pairs"] == 256 and report["step"] == 2
+    again = cli("eval", run_dir)
+    assert again.returncode == 2 and "exists" in again.stderr and again.stderr.count("\n") == 1
+    assert not [p for p in (run_dir / "eval").iterdir() if p.name.startswith(".")]

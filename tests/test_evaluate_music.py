@@ -88,3 +88,16 @@ def test_write_music_report(tiny_model, tmp_path):
 def test_evaluate_music_needs_two_songs():
     with pytest.raises(EvalError, match="1 song"):
         evaluate_music(None, fake_split([200]))  # refused before the model is used
+
+
+def test_eval_command_writes_a_music_report(cli, tiny_model, tmp_path):
+    out = tmp_path / "report"
+    result = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "--split", "train", "--pairs", "4",
+                 "--steps", "4", "-o", out, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "| realism (higher is better) |" in result.stdout
+    assert {p.name for p in out.iterdir()} == {"report.json", "summary.md", "endpoint_curves.png", "interpolations.png"}
+    missing = cli("eval", tmp_path / "no-such-run")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no-such-run" in missing.stderr
+    no_split = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "-o", tmp_path / "r2")
+    assert no_split.returncode == 2 and "valid" in no_split.stderr and not (tmp_path / "r2").exists()

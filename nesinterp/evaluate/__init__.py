@@ -1,10 +1,45 @@
 """Scoring trained models (``nesinterp eval``, ``nesinterp bench``): one module per kind of run -
 ``music`` (NES-MDB models on a held-out split), ``lines`` and ``mnist`` (the ACAI image benchmarks).
-Each loads what it needs, calls the pure functions of ``nesinterp.metrics`` and writes reports.
+Each loads what it needs, calls the pure functions of ``nesinterp.metrics`` and writes a report folder.
 """
 
-from .lines import bench_lines, evaluate_lines
-from .music import VOICES, EvalError, evaluate_music, held_out_windows, write_music_report
+from __future__ import annotations
 
-__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_music", "held_out_windows",
-           "write_music_report"]
+from pathlib import Path
+
+from .lines import bench_lines, evaluate_lines, write_lines_report
+from .music import VOICES, evaluate_music, held_out_windows, write_music_report
+from .report import EvalError
+
+
+def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: int = 64, steps: int = 8,
+                 seed: int = 0, device: str = "cpu", force: bool = False) -> tuple[str, dict, Path]:
+    """Score a run directory (or model files) with the benchmark of its kind and write the report folder
+    (default RUN_DIR/eval). ``data``: the dataset (music: a prepared folder; mnist: the IDX folder),
+    default the run config's data.path. Returns (kind, report, out_dir)."""
+    from ..checkpoint import read_model_meta
+    from ..config import config_from_dict
+    from ..interpolate import TrainedModel, _model_files
+
+    run_dir = Path(run_dir)
+    _weights, meta_path = _model_files(run_dir)
+    meta = read_model_meta(meta_path)
+    cfg = config_from_dict(meta["config"])
+    out_dir = Path(out_dir) if out_dir is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / "eval"
+    if meta.get("task") == "music":
+        model = TrainedModel.load(run_dir, device=device)
+        dataset = data if data is not None else cfg.data.path
+        report = write_music_report(model, dataset, out_dir, split=split, pairs=pairs, steps=steps, seed=seed,
+                                    force=force)
+        return "music", report, out_dir
+    if cfg.data.kind == "lines":
+        return "lines", write_lines_report(run_dir, out_dir, device=device, force=force), out_dir
+    if cfg.data.kind == "mnist":
+        from .mnist import evaluate_mnist
+
+        return "mnist", evaluate_mnist(run_dir, data, out_dir, device=device, seed=seed, force=force), out_dir
+    raise EvalError(f"{meta_path}: no evaluation for a {meta.get('task')} model of {cfg.data.kind} data")
+
+
+__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_music", "evaluate_run",
+           "held_out_windows", "write_lines_report", "write_music_report"]

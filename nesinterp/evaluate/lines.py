@@ -86,6 +86,53 @@ def run_score(evaluations: list[dict], last: int = LAST_EVALUATIONS) -> dict:
             for key in ("lines_distance", "lines_smoothness", "lines_undefined")}
 
 
+REPORT_FILES = ("report.json", "summary.md", "interpolation_grid.png")
+
+
+def write_lines_report(run_dir: str | Path, out_dir: str | Path | None = None, device="cpu", force: bool = False) -> dict:
+    """``nesinterp eval`` for a lines run: the model's scores now, the run's score (the median of its last
+    logged evaluations) and their history, written as report.json, summary.md and interpolation_grid.png
+    (8 of the test pairs, 16 steps each) into ``out_dir`` (default RUN_DIR/eval)."""
+    from ..interpolate import load_autoencoder
+    from .report import EvalError, check_writable, json_writer, text_writer, write_image_grid, write_report_files
+
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "eval"
+    check_writable(out_dir, REPORT_FILES, force)
+    autoencoder, meta, cfg = load_autoencoder(run_dir, device, task="image")
+    if cfg.data.kind != "lines":
+        raise EvalError(f"{run_dir}: a {cfg.data.kind} run, not a lines run")
+    evaluator = LinesEvaluator(device)
+    paths = evaluator.interpolations(autoencoder)
+    now = lines_scores(paths, evaluator.reference, evaluator.reference_theta)
+    history = read_evaluations(run_dir)
+    report = {
+        "tool": "nesinterp eval", "benchmark": "lines", "run_dir": str(run_dir), "step": meta.get("step"),
+        "config": cfg.name, "acai": cfg.acai.enabled, "regularizer": cfg.regularizer.kind,
+        "protocol": {"pairs": PAIRS, "steps": STEPS, "test_seed": EVAL_SEED},
+        "now": now,
+        "run_score": run_score(history) if history else None,
+        "evaluations": history,
+    }
+    score = report["run_score"]
+    summary = [f"# Lines benchmark: {run_dir}", "",
+               f"Model at step {report['step']} ({cfg.name}; ACAI {'on' if cfg.acai.enabled else 'off'}, regularizer "
+               f"{cfg.regularizer.kind}). {PAIRS} pairs x {STEPS} steps; lower is better.", "",
+               "| | Mean Distance (x1e-3) | Smoothness | undefined |", "|---|---|---|---|",
+               f"| this model | {1e3 * now['mean_distance']:.3f} | {now['smoothness']:.3f} | {now['undefined']} |"]
+    if score:
+        summary.append(f"| run score (median of last {min(LAST_EVALUATIONS, len(history))} evaluations) | "
+                       f"{1e3 * score['lines_distance']:.3f} | {score['lines_smoothness']:.3f} | "
+                       f"{score['lines_undefined']:.0f} |")
+    summary.append("| paper, ACAI at 2^24 samples | 0.24 | 0.10 | |")
+    write_report_files(out_dir, {
+        "report.json": json_writer(report),
+        "summary.md": text_writer("\n".join(summary) + "\n"),
+        "interpolation_grid.png": lambda path: write_image_grid(paths[:8].cpu().numpy(), path),
+    }, force)
+    return report
+
+
 # --- the benchmark: several models, one budget ------------------------------------------------------
 
 MODEL_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" + ", ".join(k for k in REGULARIZERS if k != "none")

@@ -5,10 +5,7 @@ interpolations between unseen windows compare with the data-space crossfade (eva
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,16 +14,13 @@ import numpy as np
 from ..data import score_windows
 from ..metrics import crossfade_path, endpoint_curves, monotonicity_violations, note_accuracy, onset_f1, step_smoothness
 from ..metrics.music import VOICE_FEATURES, corpus_ranges, pitch_class_morph, realism, voice_statistics
+from .report import EvalError, check_writable, json_writer, plain, text_writer, write_report_files
 
 VOICES = ("P1", "P2", "TR", "NO")
 CORPUS_WINDOWS = 20000  # at most this many corpus windows set the realism ranges (evenly spread, no seed)
 REALISM_PERCENTILES = (5, 95)
 REPORT_FILES = ("report.json", "summary.md", "endpoint_curves.png", "interpolations.png")
 PLOTTED_INTERPOLATIONS = 3
-
-
-class EvalError(ValueError):
-    """An evaluation that cannot be made or written; the message says why in one line."""
 
 
 def held_out_windows(split, window: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -255,18 +249,7 @@ def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs:
     Returns the report as written to report.json."""
     from data_prep.dataset import Dataset
 
-    out_dir = Path(out_dir)
-    targets = [out_dir / name for name in REPORT_FILES]
-    if out_dir.exists() and not out_dir.is_dir():
-        raise EvalError(f"{out_dir}: exists and is not a folder")
-
-    def refuse_existing():
-        if not force:
-            for target in targets:
-                if target.exists():
-                    raise EvalError(f"{target} exists (use --force to replace it)")
-
-    refuse_existing()
+    check_writable(out_dir, REPORT_FILES, force)  # before any work
     dataset = Dataset(dataset_dir)
     held_out = dataset.split(split)
     corpus = dataset.split("train") if "train" in dataset.splits else None
@@ -279,34 +262,11 @@ def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs:
         **scores,
         "files": list(REPORT_FILES),
     }
-    report = _plain(report)  # as the file holds it: plain types, None for anything not a number
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".eval-tmp-", dir=out_dir))
-    try:
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
-        (tmp / "summary.md").write_text(_summary_markdown(report))
-        _plot_endpoint_curves(report, tmp / "endpoint_curves.png")
-        _plot_interpolations(latent, song_a, song_b, held_out, tmp / "interpolations.png")
-        refuse_existing()  # one may have appeared while we worked
-        for target in targets:
-            os.replace(tmp / target.name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    report = plain(report)  # as the file holds it: plain types, None for anything not a number
+    write_report_files(out_dir, {
+        "report.json": json_writer(report),
+        "summary.md": text_writer(_summary_markdown(report)),
+        "endpoint_curves.png": lambda path: _plot_endpoint_curves(report, path),
+        "interpolations.png": lambda path: _plot_interpolations(latent, song_a, song_b, held_out, path),
+    }, force)
     return report
-
-
-def _plain(x):
-    """``x`` with numpy scalars, tuples and paths made plain JSON types, and NaN/inf floats None (strict
-    JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, Path):
-        return str(x)
-    return x
