@@ -303,14 +303,14 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
       nesinterp bench lines --models baseline,acai --samples 262144 --seeds 2
       nesinterp bench lines --models baseline,acai,acai+wwae --samples 16777216 --set train.device=cuda
     """
-    from .config import ConfigError
-    from .evaluate.lines import BenchOptions, bench_lines, markdown_table, model_overrides
+    from .config import ConfigError, variant_overrides
+    from .evaluate.lines import BenchOptions, bench_lines, markdown_table
     from .train import TrainError
 
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     try:
         for name in names:
-            model_overrides(name)
+            variant_overrides(name)
         options = BenchOptions(models=names, samples=samples, seeds=seeds, evaluations=evaluations, out=out,
                                overrides=tuple(overrides), jobs=jobs)
         results = bench_lines(options, log=lambda text: click.echo(text, err=True))

@@ -183,6 +183,25 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
                       f"{', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
 
 
+VARIANT_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" +
+                ", ".join(k for k in REGULARIZERS if k != "none") + "), or acai+<regularizer>")
+
+
+def variant_overrides(name: str) -> list[str]:
+    """Overrides that make a config the model variant named like ``acai+wwae``, ``acai``, ``wwae`` or
+    ``baseline`` (alias ``ae``): which of ACAI and the latent regularizer are on. Other settings are kept."""
+    parts = [p.strip().lower() for p in name.split("+") if p.strip()]
+    if not parts:
+        raise ConfigError(f"empty model name {name!r}: use {VARIANT_HELP}")
+    if parts in (["baseline"], ["ae"]):
+        return ["acai.enabled=false", "regularizer.kind=none"]
+    acai = "acai" in parts
+    rest = [p for p in parts if p != "acai"]
+    if len(rest) > 1 or (rest and (rest[0] not in REGULARIZERS or rest[0] == "none")) or len(parts) != len(set(parts)):
+        raise ConfigError(f"unknown model {name!r}: use {VARIANT_HELP}")
+    return [f"acai.enabled={'true' if acai else 'false'}", f"regularizer.kind={rest[0] if rest else 'none'}"]
+
+
 def load_config(name_or_path: str | Path = "nesmdb", overrides: list[str] = ()) -> Config:
     path = resolve_config_path(name_or_path)
     try:

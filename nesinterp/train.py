@@ -563,4 +563,28 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
                 dist.destroy_process_group()
 
 
-__all__ = ["ConfigError", "TrainError", "Trainer", "train"]
+def is_trained(run_dir: str | Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a model trained to at least ``steps``."""
+    meta = Path(run_dir) / "model.json"
+    try:
+        return json.loads(meta.read_text()).get("step", -1) >= steps
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_trained(cfg: Config | dict, run_dir: str | Path, threads: int = 0) -> bool:
+    """Train ``cfg`` into ``run_dir``, resume it where a checkpoint exists, or do nothing when it is
+    already trained to train.steps (benchmarks rerun cheaply). True when it trained. Picklable for
+    worker processes: ``cfg`` may be a config dict."""
+    from .config import config_from_dict
+
+    cfg = config_from_dict(cfg) if isinstance(cfg, dict) else cfg
+    if is_trained(run_dir, cfg.train.steps):
+        return False
+    if threads:
+        torch.set_num_threads(threads)
+    train(cfg, run_dir, resume=latest_checkpoint(Path(run_dir)) is not None, progress=False)
+    return True
+
+
+__all__ = ["ConfigError", "TrainError", "Trainer", "ensure_trained", "is_trained", "train"]

@@ -6,17 +6,18 @@ import json
 
 import pytest
 
-from nesinterp.evaluate.lines import model_overrides, read_evaluations, run_score
+from nesinterp.config import ConfigError, variant_overrides
+from nesinterp.evaluate.lines import read_evaluations, run_score
 
 
 def test_model_names_map_to_config_overrides():
-    assert model_overrides("baseline") == ["acai.enabled=false", "regularizer.kind=none"]
-    assert model_overrides("acai") == ["acai.enabled=true", "regularizer.kind=none"]
-    assert model_overrides("ACAI+wwae") == ["acai.enabled=true", "regularizer.kind=wwae"]
-    assert model_overrides("mmd_imq") == ["acai.enabled=false", "regularizer.kind=mmd_imq"]
+    assert variant_overrides("baseline") == ["acai.enabled=false", "regularizer.kind=none"]
+    assert variant_overrides("acai") == ["acai.enabled=true", "regularizer.kind=none"]
+    assert variant_overrides("ACAI+wwae") == ["acai.enabled=true", "regularizer.kind=wwae"]
+    assert variant_overrides("mmd_imq") == ["acai.enabled=false", "regularizer.kind=mmd_imq"]
     for bad in ("acai+acai", "wwae+swae", "acai+none", "vae", "+"):
-        with pytest.raises(ValueError):
-            model_overrides(bad)
+        with pytest.raises(ConfigError):
+            variant_overrides(bad)
 
 
 def test_a_run_scores_the_median_of_its_last_three_evaluations(tmp_path):

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 
 from ..images import lines_reference, render_lines
-from ..losses import REGULARIZERS
 from ..metrics.lines import lines_scores
 
 PAIRS, STEPS = 256, 16
@@ -135,24 +134,6 @@ def write_lines_report(run_dir: str | Path, out_dir: str | Path | None = None, d
 
 # --- the benchmark: several models, one budget ------------------------------------------------------
 
-MODEL_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" + ", ".join(k for k in REGULARIZERS if k != "none")
-              + "), or acai+<regularizer>")
-
-
-def model_overrides(name: str) -> list[str]:
-    """Config overrides (on configs/lines.yaml) for a model named like ``acai+wwae`` or ``baseline``."""
-    parts = [p.strip().lower() for p in name.split("+") if p.strip()]
-    if not parts:
-        raise ValueError(f"empty model name {name!r}")
-    if parts == ["baseline"] or parts == ["ae"]:
-        return ["acai.enabled=false", "regularizer.kind=none"]
-    acai = "acai" in parts
-    rest = [p for p in parts if p != "acai"]
-    if len(rest) > 1 or (rest and (rest[0] not in REGULARIZERS or rest[0] == "none")) or len(parts) != len(set(parts)):
-        raise ValueError(f"unknown model {name!r}: use {MODEL_HELP}")
-    return [f"acai.enabled={'true' if acai else 'false'}", f"regularizer.kind={rest[0] if rest else 'none'}"]
-
-
 @dataclass(frozen=True)
 class BenchOptions:
     models: tuple[str, ...] = ("baseline", "acai")
@@ -165,11 +146,11 @@ class BenchOptions:
 
 
 def run_config(model: str, seed: int, options: BenchOptions):
-    from ..config import load_config
+    from ..config import load_config, variant_overrides
 
     steps = max(1, options.samples // 64)
     every = max(1, steps // max(1, options.evaluations))
-    overrides = model_overrides(model) + [
+    overrides = variant_overrides(model) + [
         f"train.steps={steps}", "train.batch=64", f"train.seed={seed}", f"train.eval_every={every}",
         f"train.checkpoint_every={every}", f"train.sample_every={steps}", f"train.log_every={min(100, every)}",
     ] + list(options.overrides)
@@ -180,35 +161,21 @@ def run_name(model: str, seed: int, samples: int) -> str:
     return f"{model.replace('+', '-')}-seed{seed}-n{samples}"
 
 
-def _train_run(cfg_dict: dict, run_dir: str, threads: int) -> None:
-    """Train (or finish) one run; in a worker process when jobs > 1."""
-    from ..config import config_from_dict
-    from ..train import train
-
-    cfg = config_from_dict(cfg_dict)
-    if threads:
-        torch.set_num_threads(threads)
-    done = Path(run_dir) / "latest"
-    train(cfg, run_dir, resume=done.exists(), progress=False)
-
-
-def _finished(run_dir: Path, steps: int) -> bool:
-    evaluations = read_evaluations(run_dir)
-    return bool(evaluations) and evaluations[-1]["step"] >= steps
-
-
 def bench_lines(options: BenchOptions, log=print) -> dict:
     """Train every model x seed with the same budget (reusing finished runs and resuming interrupted
     ones under ``options.out``), then tabulate. Returns the results (also written as results.json
     and results.md in ``options.out``)."""
+    from ..config import variant_overrides
+    from ..train import ensure_trained, is_trained
+
     out = Path(options.out)
     plan = []
     for model in options.models:
-        model_overrides(model)  # fail on a bad name before any training
+        variant_overrides(model)  # fail on a bad name before any training
         for seed in range(options.seeds):
             cfg = run_config(model, seed, options)
             plan.append((model, seed, cfg, out / run_name(model, seed, options.samples)))
-    todo = [(m, s, c, d) for m, s, c, d in plan if not _finished(d, c.train.steps)]
+    todo = [(m, s, c, d) for m, s, c, d in plan if not is_trained(d, c.train.steps)]
     for model, seed, cfg, run_dir in plan:
         log(f"{model} seed {seed}: {'to train' if (model, seed, cfg, run_dir) in todo else 'done'} ({run_dir})")
     if todo:
@@ -219,13 +186,13 @@ def bench_lines(options: BenchOptions, log=print) -> dict:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(options.jobs, mp_context=mp.get_context("spawn")) as pool:
-                futures = {pool.submit(_train_run, c.to_dict(), str(d), threads): (m, s) for m, s, c, d in todo}
+                futures = {pool.submit(ensure_trained, c.to_dict(), str(d), threads): (m, s) for m, s, c, d in todo}
                 for future, (m, s) in futures.items():
                     future.result()
                     log(f"{m} seed {s}: trained")
         else:
             for m, s, c, d in todo:
-                _train_run(c.to_dict(), str(d), 0)
+                ensure_trained(c.to_dict(), str(d))
                 log(f"{m} seed {s}: trained")
     runs = []
     for model, seed, cfg, run_dir in plan:
@@ -285,5 +252,5 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["BenchOptions", "LinesEvaluator", "bench_lines", "evaluate_lines", "markdown_table", "model_overrides",
-           "read_evaluations", "run_score"]
+__all__ = ["BenchOptions", "LinesEvaluator", "bench_lines", "evaluate_lines", "markdown_table", "read_evaluations",
+           "run_score", "write_lines_report"]
