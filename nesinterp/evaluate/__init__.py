@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .lines import bench_lines, evaluate_lines, write_lines_report
+from .mnist import evaluate_mnist
 from .music import VOICES, evaluate_music, held_out_windows, write_music_report
 from .report import EvalError
 
@@ -35,11 +36,9 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     if cfg.data.kind == "lines":
         return "lines", write_lines_report(run_dir, out_dir, device=device, force=force), out_dir
     if cfg.data.kind == "mnist":
-        from .mnist import evaluate_mnist
-
         return "mnist", evaluate_mnist(run_dir, data, out_dir, device=device, seed=seed, force=force), out_dir
     raise EvalError(f"{meta_path}: no evaluation for a {meta.get('task')} model of {cfg.data.kind} data")
 
 
-__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_music", "evaluate_run",
+__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_mnist", "evaluate_music", "evaluate_run",
            "held_out_windows", "write_lines_report", "write_music_report"]
