@@ -120,6 +120,19 @@ def _read(path: str, label: str) -> Score:
     return score
 
 
+def _realism_ranges(model):
+    """The model's training-corpus realism ranges (model.json), or None for a model saved without them."""
+    saved = (model.meta.get("data") or {}).get("realism_ranges")
+    if not saved:
+        return None
+    from .metrics.music import ranges_from_dict
+
+    try:
+        return ranges_from_dict(saved)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
                 options: BlendOptions = BlendOptions()) -> BlendResult:
     """Read A and B, interpolate with ``model`` (a TrainedModel, a path, or None for the bundled one)
@@ -182,7 +195,8 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
         },
         "model": model.describe(),
         "options": asdict(options),
-        "metrics": interpolation_report([s.array for s in steps], input_a.array, input_b.array),
+        "metrics": interpolation_report([s.array for s in steps], input_a.array, input_b.array,
+                                        _realism_ranges(model), window),
     }
 
     clock = time.perf_counter()

@@ -81,6 +81,11 @@ class MusicTask:
         self.window = cfg.data.window
         self.dataset_info = {"path": str(cfg.data.path), "train_songs": self.train.songs_used,
                              "train_songs_too_short": self.train.songs_skipped}
+        # The corpus's realism ranges travel with the model, so every blend can be scored against them.
+        from .evaluate.music import corpus_realism_ranges
+        from .metrics.music import ranges_to_dict
+
+        self.dataset_info["realism_ranges"] = ranges_to_dict(corpus_realism_ranges(train, cfg.data.window))
 
     def _sample_windows(self, dataset) -> np.ndarray:
         """Two fixed windows to interpolate between at sample time: the first window of the first two

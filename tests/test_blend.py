@@ -62,6 +62,9 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     record = json.loads((out / "blend.json").read_text())
     assert record["inputs"]["a"]["start_s"] == 0.0 and record["model"]["latent_dim"] == 16
     assert len(record["metrics"]["endpoint_distance_a"]) == 8
+    # the model carries its training corpus's realism ranges, so the blend is judged against them
+    assert len(record["metrics"]["realism_steps"]) == 8 and 0 <= record["metrics"]["realism"] <= 1
+    assert 0 <= record["metrics"]["pitch_class_morph"] <= 1
     assert record["options"]["steps"] == 8 and record["options"]["mode"] == "slerp"
     step0 = read_score(out / "step-00-of-08.mid")
     assert step0.frames == 64

@@ -212,3 +212,22 @@ def test_report_has_pitch_class_morph():
     assert report["pitch_class_morph"] == pytest.approx(1.0) and len(report["pitch_class_morph_steps"]) == 5
     a = mixture_path()[0]
     assert interpolation_report([a, a])["pitch_class_morph"] is None
+
+
+def test_interpolation_report_judges_realism_per_window_against_given_ranges():
+    from nesinterp.metrics.music import (
+        corpus_ranges, interpolation_report, ranges_from_dict, ranges_to_dict, voice_statistics,
+    )
+
+    rng = np.random.default_rng(3)
+    corpus = rng.integers(40, 80, size=(200, 32, 4)).astype(np.uint8)
+    corpus[..., 3] = rng.integers(1, 17, size=(200, 32))
+    ranges = corpus_ranges(voice_statistics(corpus))
+    assert np.allclose(ranges_from_dict(ranges_to_dict(ranges)), ranges, atol=1e-6, equal_nan=True)
+    real, absurd = corpus[0], np.full((32, 4), 108, np.uint8)
+    # a step of two windows: one like the corpus, one absurd -> half of it is realistic
+    path = [np.concatenate([real, real]), np.concatenate([real, absurd]), np.concatenate([absurd, absurd])]
+    report = interpolation_report(path, realism_ranges=ranges, window=32)
+    assert report["realism_steps"][1] == 0.5 and report["realism_steps"][2] == 0.0
+    assert report["realism"] == 0.5
+    assert "realism" not in interpolation_report(path)

@@ -55,6 +55,15 @@ def corpus_windows(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarra
     return np.concatenate(parts)
 
 
+def corpus_realism_ranges(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarray:
+    """The realism ranges (4, F, 2) of a corpus split: REALISM_PERCENTILES of the voice statistics of at
+    most ``limit`` of its windows. Training stores them in model.json so any blend can be judged."""
+    reference = corpus_windows(split, window, limit)
+    if len(reference) == 0:
+        raise EvalError(f"corpus split {getattr(split, 'name', '?')!r} has no songs to take realism ranges from")
+    return corpus_ranges(voice_statistics(reference), *REALISM_PERCENTILES)
+
+
 def _realism_entry(stats, ranges) -> dict:
     share, inside = realism(stats, ranges)
     return {"share": _round(share), "inside": {v: {f: _round(inside[i, j]) for j, f in enumerate(VOICE_FEATURES)}

@@ -52,10 +52,12 @@ def step_smoothness(path) -> float:
     return largest / total - 1.0 / (len(path) - 1)
 
 
-def interpolation_report(path, a=None, b=None) -> dict:
+def interpolation_report(path, a=None, b=None, realism_ranges=None, window: int | None = None) -> dict:
     """The path's scores as plain numbers, for blend.json and reports: endpoint curves, monotonicity
     violations, step smoothness and the pitch-class morph (mean over the inner steps, and per step).
-    ``a``/``b``: the inputs as the model heard them, to measure how well the endpoints reconstruct them."""
+    ``a``/``b``: the inputs as the model heard them, to measure how well the endpoints reconstruct them.
+    ``realism_ranges`` (4, F, 2), e.g. a model's training-corpus ranges: also the realism of each step,
+    judged per ``window`` frames (the whole step when None), and its mean over the inner steps."""
     d_a, d_b = endpoint_curves(path)
     report = {
         "endpoint_distance_a": [round(float(v), 4) for v in d_a],
@@ -67,6 +69,13 @@ def interpolation_report(path, a=None, b=None) -> dict:
     # The mean over the inner steps (the endpoints are 1 by construction); None when there are none.
     report["pitch_class_morph"] = round(float(np.mean(morph[1:-1])), 4) if len(morph) > 2 else None
     report["pitch_class_morph_steps"] = [round(float(v), 4) for v in morph]
+    if realism_ranges is not None:
+        steps = [_notes(x) for x in path]
+        size = window or steps[0].shape[0]
+        shares = [realism(voice_statistics(x[: len(x) // size * size].reshape(-1, size, 4)), realism_ranges)[0]
+                  for x in steps]
+        report["realism_steps"] = [round(float(v), 4) for v in shares]
+        report["realism"] = round(float(np.mean(shares[1:-1])), 4) if len(shares) > 2 else None
     if a is not None and b is not None:
         report["reconstruction_accuracy_a"] = round(1 - cell_distance(path[0], a), 4)
         report["reconstruction_accuracy_b"] = round(1 - cell_distance(path[-1], b), 4)
@@ -135,6 +144,22 @@ def voice_statistics(notes, fps: float = FRAME_RATE) -> np.ndarray:
         note_length = np.where(starts > 0, sounding / starts / fps, np.nan)
     density = starts * fps / frames
     return np.stack([density, sounding / frames, pitch_range, pitch_mean, note_length], axis=-1)
+
+
+VOICE_NAMES = ("P1", "P2", "TR", "NO")
+
+
+def ranges_to_dict(ranges) -> dict:
+    """Corpus ranges (4, F, 2) as {voice: {feature: [low, high]}} for JSON (None for a NaN bound)."""
+    ranges = np.asarray(ranges, dtype=np.float64)
+    return {v: {f: [None if np.isnan(x) else round(float(x), 6) for x in ranges[i, j]]
+                for j, f in enumerate(VOICE_FEATURES)} for i, v in enumerate(VOICE_NAMES)}
+
+
+def ranges_from_dict(d: dict) -> np.ndarray:
+    """The inverse of ``ranges_to_dict``: (4, F, 2) float, NaN for a missing bound."""
+    return np.array([[[np.nan if x is None else float(x) for x in d[v][f]] for f in VOICE_FEATURES]
+                     for v in VOICE_NAMES], dtype=np.float64)
 
 
 def corpus_ranges(stats, low: float = 5, high: float = 95) -> np.ndarray:
