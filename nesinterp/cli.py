@@ -318,6 +318,9 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(_os_error(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted; the same command resumes the unfinished runs", err=True)
+        sys.exit(130)
     click.echo(markdown_table(results), nl=False)
     click.echo(f"{out}/results.json")
 
