@@ -243,7 +243,7 @@ def markdown_table(results: dict) -> str:
         paper = PAPER.get(row["model"])
         lines.append(f"| {row['model']} | {1e3 * row['lines_distance']:.2f} +- {1e3 * row['lines_distance_std']:.2f} | "
                      f"{row['lines_smoothness']:.3f} +- {row['lines_smoothness_std']:.3f} | {row['lines_undefined']:.0f} / {PAIRS} | "
-                     f"{f'{paper[0]} / {paper[1]}' if paper else '-'} |")
+                     f"{f'{paper[0]:.2f} / {paper[1]:.2f}' if paper else '-'} |")
     return "\n".join(lines) + "\n"
 
 
