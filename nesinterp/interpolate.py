@@ -18,7 +18,7 @@ from .models import Autoencoder
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
-def _model_files(path: Path) -> tuple[Path, Path]:
+def model_files(path: Path) -> tuple[Path, Path]:
     """(model.safetensors, model.json) from a run directory, either file, or a folder holding both."""
     if path.is_dir():
         weights, meta = path / "model.safetensors", path / "model.json"
@@ -50,7 +50,7 @@ def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = N
     """The trained autoencoder (eval mode, float32) of a run directory or model file, with its model.json
     description and config. ``task`` ("music", "image"): refuse a model of another kind."""
     path = Path(path)
-    weights_path, meta_path = _model_files(path)
+    weights_path, meta_path = model_files(path)
     if not meta_path.exists():
         raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
     meta = read_model_meta(meta_path)
@@ -95,14 +95,15 @@ class TrainedModel:
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> TrainedModel:
         """From a run directory, ``model.safetensors``/``model.json``, or (None) the bundled default."""
-        autoencoder, meta, _cfg = load_autoencoder(path if path is not None else PRETRAINED, device, task="music")
+        source = Path(path) if path is not None else PRETRAINED
+        autoencoder, meta, _cfg = load_autoencoder(source, device, task="music")
         try:
             rep = Representation(**meta["representation"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: model description is incomplete or invalid ({exc})") from None
+            raise CheckpointError(f"{source}: model description is incomplete or invalid ({exc})") from None
         if rep.channels != autoencoder.encoder.features[0].in_channels:
-            raise CheckpointError(f"{path}: channel count does not match the representation")
-        return cls(autoencoder, rep, meta, str(path if path is not None else PRETRAINED))
+            raise CheckpointError(f"{source}: channel count does not match the representation")
+        return cls(autoencoder, rep, meta, str(source))
 
     @property
     def device(self) -> torch.device:
@@ -172,7 +173,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) ->
     """Copy a run's model into ``out_dir`` as a small, self-contained model (float16 weights by default:
     half the size, and the decoded notes are the argmax of logits, which float16 barely moves)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    weights_path, meta_path = _model_files(run_dir)
+    weights_path, meta_path = model_files(run_dir)
     meta = read_model_meta(meta_path)
     tensors = load_tensors(weights_path)
     if half:
@@ -185,4 +186,4 @@ def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) ->
     return out_dir
 
 
-__all__ = ["PRETRAINED", "TrainedModel", "export_model", "load_autoencoder", "slerp"]
+__all__ = ["PRETRAINED", "TrainedModel", "export_model", "load_autoencoder", "model_files", "slerp"]

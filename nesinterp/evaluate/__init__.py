@@ -20,10 +20,10 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     default the run config's data.path. Returns (kind, report, out_dir)."""
     from ..checkpoint import read_model_meta
     from ..config import config_from_dict
-    from ..interpolate import TrainedModel, _model_files
+    from ..interpolate import TrainedModel, model_files
 
     run_dir = Path(run_dir)
-    _weights, meta_path = _model_files(run_dir)
+    _weights, meta_path = model_files(run_dir)
     meta = read_model_meta(meta_path)
     cfg = config_from_dict(meta["config"])
     out_dir = Path(out_dir) if out_dir is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / "eval"
