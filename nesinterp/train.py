@@ -241,6 +241,48 @@ def model_description(cfg: Config, task, latent_dim: int, step: int) -> dict:
     }
 
 
+class RunLock:
+    """``run_dir/.lock`` holding the training process's pid, so two processes never train (and write
+    checkpoints into) the same run at once. A lock whose process has ended is stale and taken over."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        for _attempt in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and holder != os.getpid() and _alive(holder):
+                    raise TrainError(f"{run_dir}: being trained by another process (pid {holder}); wait for it "
+                                     "or stop it first") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            return
+        raise TrainError(f"{run_dir}: could not take the run's lock {self.path}")
+
+    def _holder(self) -> int | None:
+        try:
+            return int(self.path.read_text().strip() or "0") or None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._holder() == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: bool = False, progress: bool = True):
         self.cfg = cfg
@@ -253,6 +295,7 @@ class Trainer:
         self.progress = progress and self.dist.main and sys.stderr.isatty()
 
         self._prepare_run_dir(resume)
+        self.lock = RunLock(self.run_dir) if self.dist.main else None
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.train.seed * 1000003 + self.dist.rank + 1)
@@ -561,6 +604,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool
     try:
         return trainer.fit()
     finally:
+        if trainer.lock is not None:
+            trainer.lock.release()
         if trainer.dist.world > 1:
             import torch.distributed as dist
 

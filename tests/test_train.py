@@ -217,3 +217,22 @@ def test_resume_may_extend_a_run_but_not_change_what_it_learns(tiny_data, tmp_pa
     assert "steps: 40" in (run / "config.yaml").read_text()
     r = cli("train", "--resume")
     assert r.returncode == 2 and "--resume needs --run-dir" in r.stderr
+
+
+def test_a_run_being_trained_cannot_be_trained_by_a_second_process(tmp_path):
+    from nesinterp.train import RunLock, TrainError
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / ".lock").write_text(f"{holder.pid}\n")
+        with pytest.raises(TrainError, match=f"another process \\(pid {holder.pid}\\)"):
+            RunLock(run_dir)
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = RunLock(run_dir)  # the holder has ended: its lock is stale and taken over
+    assert (run_dir / ".lock").read_text().strip() == str(os.getpid())
+    lock.release()
+    assert not (run_dir / ".lock").exists()
