@@ -168,6 +168,15 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z.reshape(z.shape[0], *self.latent_shape))
 
+    def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+        """Decoded outputs (pairs, steps, ...) at evenly spaced points of the straight line from each
+        a[i]'s code to b[i]'s, both ends included (the first and last are the reconstructions)."""
+        za, zb = self.encode(a), self.encode(b)
+        t = torch.linspace(0.0, 1.0, steps, device=za.device, dtype=za.dtype).view(1, -1, 1)
+        path = (1 - t) * za[:, None] + t * zb[:, None]  # (pairs, steps, d)
+        out = self.decode(path.reshape(-1, za.shape[1]))
+        return out.reshape(len(za), steps, *out.shape[1:])
+
     def forward(self, x: torch.Tensor, alpha: torch.Tensor | None = None):
         """Codes, reconstruction and, given ``alpha``, the decoded ACAI mixes, in one forward pass."""
         z = self.encode(x)

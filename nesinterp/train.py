@@ -566,11 +566,8 @@ class Trainer:
             return
         self.ae.eval()
         try:
-            x = self.task.inputs(source, self.device)
-            z = self.ae.encode(x.float())
-            t = torch.linspace(0, 1, steps, device=self.device)[:, None]
-            path = (1 - t) * z[0] + t * z[1]
-            out = self.ae.decode(path).float()
+            x = self.task.inputs(source, self.device).float()
+            out = self.ae.interpolate(x[:1], x[1:2], steps)[0].float()
         finally:
             self.ae.train()
         folder = self.run_dir / "samples"

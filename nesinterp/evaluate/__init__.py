@@ -10,7 +10,7 @@ from pathlib import Path
 from .lines import bench_lines, evaluate_lines, write_lines_report
 from .mnist import evaluate_mnist
 from .music import VOICES, evaluate_music, held_out_windows, write_music_report
-from .report import EvalError
+from .report import EvalError, report_dir
 
 
 def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: int = 64, steps: int = 8,
@@ -26,7 +26,7 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     _weights, meta_path = model_files(run_dir)
     meta = read_model_meta(meta_path)
     cfg = config_from_dict(meta["config"])
-    out_dir = Path(out_dir) if out_dir is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / "eval"
+    out_dir = report_dir(run_dir, out_dir)
     if meta.get("task") == "music":
         model = TrainedModel.load(run_dir, device=device)
         dataset = data if data is not None else cfg.data.path

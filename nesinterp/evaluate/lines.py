@@ -45,14 +45,10 @@ class LinesEvaluator:
         was_training = autoencoder.training
         autoencoder.eval()
         try:
-            z = autoencoder.encode(self.test_images).float()
-            a, b = z.chunk(2)
-            t = torch.linspace(0, 1, self.steps, device=z.device).view(1, -1, 1)
-            path = (1 - t) * a[:, None] + t * b[:, None]  # (pairs, steps, d)
-            out = autoencoder.decode(path.reshape(-1, z.shape[1])).float()
+            a, b = self.test_images.chunk(2)
+            return autoencoder.interpolate(a, b, self.steps).float()
         finally:
             autoencoder.train(was_training)
-        return out.reshape(a.shape[0], self.steps, *out.shape[1:])
 
     def __call__(self, autoencoder) -> dict:
         scores = lines_scores(self.interpolations(autoencoder), self.reference, self.reference_theta)
@@ -93,10 +89,12 @@ def write_lines_report(run_dir: str | Path, out_dir: str | Path | None = None, d
     logged evaluations) and their history, written as report.json, summary.md and interpolation_grid.png
     (8 of the test pairs, 16 steps each) into ``out_dir`` (default RUN_DIR/eval)."""
     from ..interpolate import load_autoencoder
-    from .report import EvalError, check_writable, json_writer, text_writer, write_image_grid, write_report_files
+    from .report import (
+        EvalError, check_writable, json_writer, report_dir, text_writer, write_image_grid, write_report_files,
+    )
 
     run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / "eval"
+    out_dir = report_dir(run_dir, out_dir)
     check_writable(out_dir, REPORT_FILES, force)
     autoencoder, meta, cfg = load_autoencoder(run_dir, device, task="image")
     if cfg.data.kind != "lines":

@@ -16,7 +16,9 @@ from ..interpolate import load_autoencoder
 from ..metrics.mnist import (
     PROBE_BATCH, PROBE_EPOCHS, PROBE_LR, assign_clusters, clustering_accuracy, kmeans, linear_probe, whiten,
 )
-from .report import EvalError, check_writable, json_writer, plain, text_writer, write_image_grid, write_report_files
+from .report import (
+    EvalError, check_writable, json_writer, plain, report_dir, text_writer, write_image_grid, write_report_files,
+)
 
 __all__ = ["EvalError", "PAPER_PROBE_ACCURACY", "REPORT_FILES", "encode_images", "evaluate_mnist",
            "interpolation_paths"]
@@ -39,12 +41,8 @@ def encode_images(autoencoder, images: np.ndarray, device="cpu", batch: int = 10
 def interpolation_paths(autoencoder, a: np.ndarray, b: np.ndarray, steps: int = 10, device="cpu") -> np.ndarray:
     """Decoded images (pairs, steps, 1, 32, 32) at evenly spaced points of the straight line from a[i]'s
     code to b[i]'s, both ends included (so the first and last are the reconstructions)."""
-    za = autoencoder.encode(torch.as_tensor(a, device=device))
-    zb = autoencoder.encode(torch.as_tensor(b, device=device))
-    t = torch.linspace(0.0, 1.0, steps, device=za.device).view(1, -1, 1)
-    path = (1 - t) * za[:, None] + t * zb[:, None]  # (pairs, steps, d)
-    out = autoencoder.decode(path.reshape(-1, za.shape[1])).float().cpu().numpy()
-    return out.reshape(len(za), steps, *out.shape[1:])
+    paths = autoencoder.interpolate(torch.as_tensor(a, device=device), torch.as_tensor(b, device=device), steps)
+    return paths.float().cpu().numpy()
 
 
 def _pick_pairs(labels: np.ndarray, pairs: int, rng: np.random.Generator) -> list[tuple[int, int]]:
@@ -108,7 +106,7 @@ def evaluate_mnist(run_dir, data_dir=None, out_dir=None, device="cpu", seed: int
     if pairs < 1 or steps < 2:
         raise EvalError(f"pairs must be at least 1 and steps at least 2 (both ends), not {pairs} and {steps}")
     data_dir = Path(data_dir if data_dir is not None else cfg.data.path)
-    out_dir = Path(out_dir) if out_dir is not None else (run_dir if run_dir.is_dir() else run_dir.parent) / "eval"
+    out_dir = report_dir(run_dir, out_dir)
     check_writable(out_dir, REPORT_FILES, force)
 
     try:

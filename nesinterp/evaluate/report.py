@@ -17,6 +17,15 @@ class EvalError(ValueError):
     """An evaluation that cannot be made or written; the message says why in one line."""
 
 
+def report_dir(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run's report goes: ``out_dir`` when given, else ``eval/`` in the run directory (beside the
+    model file when a file was named)."""
+    if out_dir is not None:
+        return Path(out_dir)
+    run_dir = Path(run_dir)
+    return (run_dir if run_dir.is_dir() else run_dir.parent) / "eval"
+
+
 def check_writable(out_dir: str | os.PathLike, names, force: bool) -> None:
     """Refuse (EvalError) when ``out_dir`` is not a folder or already holds one of ``names``, unless ``force``.
     Call it before the work, so a refusal costs nothing."""
