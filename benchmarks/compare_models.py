@@ -58,30 +58,52 @@ def train_all(plan, jobs: int) -> None:
                   flush=True)
 
 
+VOICES = ("P1", "P2", "TR", "NO")
+
+
 def music_row(name: str, report: dict) -> dict:
+    """One model's figures from its report.json, and (identical for every model: same windows, same
+    pairs) the baselines' and the crossfade's."""
     lat, fade = report["interpolation"]["latent"], report["interpolation"]["crossfade"]
-    return {"model": name, "note_accuracy": report["reconstruction_accuracy_mean"],
-            "onset_f1": sum(report["onset_f1"].values()) / 4,
+    model = report["rows"][0]
+    real = report["realism"]
+
+    def recon(row):
+        return {"f1_tol1": [row["voices"][v]["onset_f1_tol1"] for v in VOICES],
+                "pitch": row["voices"]["mean"]["pitch_accuracy_sounding"],
+                "onset_ratio": row["voices"]["mean"]["onset_ratio"], "realism": row["realism"],
+                "cost": row["cost_numbers"]}
+
+    return {"model": name, **recon(model),
             "violations": lat["monotonicity_violations"], "smoothness": lat["step_smoothness"],
-            "realism": lat["realism"]["share"], "pitch_class_morph": lat["pitch_class_morph"],
+            "mid_realism": lat["realism"], "pitch_class_morph": lat["pitch_class_morph"],
+            "baselines": {r["name"]: recon(r) for r in report["rows"][1:]},
             "crossfade": {"violations": fade["monotonicity_violations"], "smoothness": fade["step_smoothness"],
-                          "realism": fade["realism"]["share"], "pitch_class_morph": fade["pitch_class_morph"]},
-            "held_out_realism": report["realism"]["held_out"]["share"]}
+                          "mid_realism": fade["realism"], "pitch_class_morph": fade["pitch_class_morph"]},
+            "real_heldout_realism": real["real_heldout"]["score"]}
 
 
 def music_table(rows: list[dict], args) -> str:
-    fmt = "| {model} | {note_accuracy:.3f} | {onset_f1:.3f} | {violations:.2f} | {smoothness:.3f} | {realism:.3f} | " \
-          "{pitch_class_morph:.3f} |"
+    def f1(r):
+        return " | ".join(f"{x:.3f}" for x in r["f1_tol1"])
+
     out = [f"NES-MDB valid split, {args.steps} steps x batch 64 per model (config {args.config or 'nesmdb-bundled'}), "
-           "64 pairs x 8 steps between windows of different songs, slerp. Realism: share of inner steps whose "
-           "per-voice statistics all lie in the train corpus's 5-95 % ranges.", "",
-           "| model | note accuracy | onset F1 | monotonicity violations | step smoothness | realism | pitch-class morph |",
-           "|---|---|---|---|---|---|---|"]
-    out += [fmt.format(**r) for r in rows]
-    fade = rows[0]["crossfade"]
-    out.append(f"| data-space crossfade | - | - | {fade['violations']:.2f} | {fade['smoothness']:.3f} | "
-               f"{fade['realism']:.3f} | {fade['pitch_class_morph']:.3f} |")
-    out.append(f"| real held-out windows | - | - | - | - | {rows[0]['held_out_realism']:.3f} | - |")
+           "64 pairs x 8 steps between windows of different songs, slerp. Baselines on the same windows. Realism: "
+           "overlap of per-voice feature distributions with the train corpus (1 = like real music).", "",
+           "| model | numbers per window | onset F1 +-1 P1 | P2 | TR | NO | pitch acc. sounding | onsets pred/true "
+           "| realism of reconstructions |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['model']} | {r['cost']} | {f1(r)} | {r['pitch']:.3f} | {r['onset_ratio']:.3f} | {r['realism']:.3f} |")
+    for name, b in rows[0]["baselines"].items():
+        out.append(f"| *{name.replace('_', ' ')}* | {b['cost']} | {f1(b)} | {b['pitch']:.3f} | {b['onset_ratio']:.3f} "
+                   f"| {b['realism']:.3f} |")
+    out += ["", "| interpolation (inner steps) | realism | monotonicity violations | step smoothness | pitch-class morph |",
+            "|---|---:|---:|---:|---:|"]
+    for r in rows + [{"model": "*data-space crossfade*", **rows[0]["crossfade"]}]:
+        out.append(f"| {r['model']} | {r['mid_realism']:.3f} | {r['violations']:.2f} | {r['smoothness']:.3f} "
+                   f"| {r['pitch_class_morph']:.3f} |")
+    out.append(f"| *real held-out windows* | {rows[0]['real_heldout_realism']:.3f} | - | - | - |")
     return "\n".join(out) + "\n"
 
 

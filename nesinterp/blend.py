@@ -120,19 +120,6 @@ def _read(path: str, label: str) -> Score:
     return score
 
 
-def _realism_ranges(model):
-    """The model's training-corpus realism ranges (model.json), or None for a model saved without them."""
-    saved = (model.meta.get("data") or {}).get("realism_ranges")
-    if not saved:
-        return None
-    from .metrics.music import ranges_from_dict
-
-    try:
-        return ranges_from_dict(saved)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
                 options: BlendOptions = BlendOptions()) -> BlendResult:
     """Read A and B, interpolate with ``model`` (a TrainedModel, a path, or None for the bundled one)
@@ -195,9 +182,13 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
         },
         "model": model.describe(),
         "options": asdict(options),
-        "metrics": interpolation_report([s.array for s in steps], input_a.array, input_b.array,
-                                        _realism_ranges(model), window),
+        # Endpoints are scored against the real input windows (with their volumes, so re-attacks count).
+        "metrics": interpolation_report([s.array for s in steps], wa.reshape(-1, 4, 3), wb.reshape(-1, 4, 3),
+                                        model.realism_reference(), window),
     }
+    record["warnings"] = [f"{s.name}: {w}" for s, m in zip(steps, record["metrics"]["steps"]) for w in m["warnings"]]
+    if np.array_equal(wa, wb):
+        record["warnings"].insert(0, "A and B are the same window: every step should reconstruct it")
 
     clock = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +200,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
         timings["write"] = time.perf_counter() - clock
         record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         record["files"] = sorted(p.name for p in written) + ["blend.json"]
-        (tmp / "blend.json").write_text(json.dumps(record, indent=2))
+        (tmp / "blend.json").write_text(json.dumps(record, indent=2, allow_nan=False))
         final = []
         for name in names:
             os.replace(tmp / name, out / name)

@@ -179,6 +179,8 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
         raise UserError(_os_error(exc)) from None
     for path in result.files:
         click.echo(str(path))
+    for warning in result.record.get("warnings", []):
+        click.echo(f"nesinterp: warning: {warning}", err=True)
     _exit_now()
 
 

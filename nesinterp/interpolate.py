@@ -165,8 +165,22 @@ class TrainedModel:
             "window_frames": self.window,
             "acai": cfg.get("acai", {}).get("enabled"),
             "regularizer": cfg.get("regularizer", {}).get("kind"),
-            "data": self.meta.get("data"),
+            "data": {k: v for k, v in (self.meta.get("data") or {}).items()
+                     if k not in ("realism_reference", "realism_ranges")},
         }
+
+    def realism_reference(self):
+        """The training corpus's realism reference (model.json), or None for a model saved without one
+        (models trained before realism v2 stored 5-95 % feature ranges instead, which are no longer used)."""
+        from .metrics.realism import RealismReference
+
+        saved = (self.meta.get("data") or {}).get("realism_reference")
+        if not saved:
+            return None
+        try:
+            return RealismReference.from_dict(saved)
+        except ValueError:
+            return None
 
 
 def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> Path:

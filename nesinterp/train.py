@@ -81,11 +81,10 @@ class MusicTask:
         self.window = cfg.data.window
         self.dataset_info = {"path": str(cfg.data.path), "train_songs": self.train.songs_used,
                              "train_songs_too_short": self.train.songs_skipped}
-        # The corpus's realism ranges travel with the model, so every blend can be scored against them.
-        from .evaluate.music import corpus_realism_ranges
-        from .metrics.music import ranges_to_dict
+        # The corpus's realism reference travels with the model, so every blend can be scored against it.
+        from .evaluate.music import corpus_realism_reference
 
-        self.dataset_info["realism_ranges"] = ranges_to_dict(corpus_realism_ranges(train, cfg.data.window))
+        self.dataset_info["realism_reference"] = corpus_realism_reference(train, cfg.data.window).to_dict()
 
     def _sample_windows(self, dataset) -> np.ndarray:
         """Two fixed windows to interpolate between at sample time: the first window of the first two

@@ -62,8 +62,17 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     record = json.loads((out / "blend.json").read_text())
     assert record["inputs"]["a"]["start_s"] == 0.0 and record["model"]["latent_dim"] == 16
     assert len(record["metrics"]["endpoint_distance_a"]) == 8
-    # the model carries its training corpus's realism ranges, so the blend is judged against them
-    assert len(record["metrics"]["realism_steps"]) == 8 and 0 <= record["metrics"]["realism"] <= 1
+    # the model carries its training corpus's realism reference, so every step is judged against it
+    steps_scored = record["metrics"]["steps"]
+    assert len(steps_scored) == 8 and 0 <= record["metrics"]["realism"] <= 1
+    assert all(0 <= s["realism"] <= 1 and set(s["onsets_per_window"]) == {"P1", "P2", "TR", "NO"}
+               and set(s["sounding_share"]) == {"P1", "P2", "TR", "NO"} and isinstance(s["warnings"], list)
+               for s in steps_scored)
+    assert record["metrics"]["reconstruction_a"]["P1"]["onset_f1_tol1"] is not None
+    # every warning of a step is also in the record's list, and printed
+    for k, s in enumerate(steps_scored):
+        for w in s["warnings"]:
+            assert f"step-{k:02d}-of-08: {w}" in record["warnings"] and w in r.stderr
     assert 0 <= record["metrics"]["pitch_class_morph"] <= 1
     assert record["options"]["steps"] == 8 and record["options"]["mode"] == "slerp"
     step0 = read_score(out / "step-00-of-08.mid")
@@ -73,6 +82,22 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     a_heard = read_score(out / "a.mid")
     assert np.array_equal(a_heard.notes, np.asarray(compose_overworld().notes[:64]))
     assert (out / "step-00-of-08.wav").stat().st_size == 44 + 2 * (64 * 44100 // 24)
+
+
+def test_blend_of_a_song_with_itself_is_strict_json_and_says_so(model_dir, tmp_path, cli):
+    out = tmp_path / "same"
+    r = cli("blend", A, A, "--steps", "4", "-o", out, "--model", model_dir, "--no-wav", "--no-plot")
+    assert r.returncode == 0, r.stderr
+    record = json.loads((out / "blend.json").read_text(), parse_constant=_refuse_constant)  # strict JSON
+    assert record["warnings"][0].startswith("A and B are the same window")
+    assert "A and B are the same window" in r.stderr
+    metrics = record["metrics"]
+    if metrics["step_smoothness"] is None:  # endpoints decoded equal: no change to spread
+        assert "endpoints are equal" in metrics["step_smoothness_reason"]
+
+
+def _refuse_constant(name):
+    raise ValueError(f"not strict JSON: {name}")
 
 
 def test_existing_files_need_force_and_force_replaces(model_dir, tmp_path, cli):

@@ -9,32 +9,47 @@ from nesinterp.evaluate.music import REPORT_FILES, EvalError, corpus_windows, wr
 from nesinterp.interpolate import TrainedModel
 
 
+VOICE_SCORES = {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy"}
+
+
 def test_evaluate_music_scores_a_split(tiny_model):
     model = TrainedModel.load(tiny_model)
     split = Dataset(tiny_model.parent / "data").split("train")
     report = evaluate_music(model, split, pairs=4, steps=5)
     assert report["songs"] == 2 and report["windows"] == 12  # 2 songs x 384 frames / 64
-    assert set(report["reconstruction_accuracy"]) == {"P1", "P2", "TR", "NO"}
-    assert 0 <= report["reconstruction_accuracy_mean"] <= 1
-    assert all(0 <= v <= 1 for v in report["onset_f1"].values())
+    # the report.json contract: one row per model and per baseline, the same scores per voice
+    rows = {r["name"]: r for r in report["rows"]}
+    assert [r["kind"] for r in report["rows"]] == ["model"] + ["baseline"] * 5
+    assert set(rows) >= {"always_rest", "constant_note", "hold_every_2", "hold_every_4", "hold_every_8"}
+    assert report["rows"][0]["cost_numbers"] == model.latent_dim
+    assert rows["hold_every_4"]["cost_numbers"] == 64 and rows["always_rest"]["cost_numbers"] == 0
+    for row in report["rows"]:
+        assert set(row["voices"]) == {"P1", "P2", "TR", "NO", "mean"}
+        for scores in row["voices"].values():
+            assert VOICE_SCORES <= set(scores)
+            assert all(scores[k] is None or 0 <= scores[k] <= 1 for k in VOICE_SCORES - {"onset_ratio"})
+    assert rows["always_rest"]["voices"]["P1"]["onset_f1_tol1"] == 0.0
+    # the baselines order as they must: holding every 2nd frame keeps more onsets than every 8th
+    assert rows["hold_every_2"]["voices"]["mean"]["onset_f1_tol1"] > rows["hold_every_8"]["voices"]["mean"]["onset_f1_tol1"]
     assert report["interpolation"]["crossfade"]["monotonicity_violations"] == 0
-    assert "step_smoothness" in report["interpolation"]["latent"]
     for method in ("latent", "crossfade"):
         scores = report["interpolation"][method]
-        assert 0 <= scores["realism"]["share"] <= 1 and 0 <= scores["pitch_class_morph"] <= 1
-        assert set(scores["realism"]["inside"]) == {"P1", "P2", "TR", "NO"}
+        assert 0 <= scores["realism"] <= 1 and 0 <= scores["pitch_class_morph"] <= 1
         curve = scores["endpoint_distance_a"]
         assert len(curve["mean"]) == 5 and curve["mean"][0] == 0.0
         assert all(lo <= hi for lo, hi in zip(curve["p25"], curve["p75"]))
-    # no corpus given: ranges from the held-out split itself, whose windows are mostly inside them
+    # no corpus given: the reference is the held-out split itself, which overlaps itself entirely
     real = report["realism"]
-    assert real["corpus"] == {"split": "train", "windows": 12, "percentiles": [5, 95]}
-    assert real["held_out"]["share"] > 0.5 and 0 <= real["reconstructions"]["share"] <= 1
-    assert real["features"] == ["note_density", "sounding_share", "pitch_range", "pitch_mean", "note_length"]
+    assert real["reference"]["split"] == "train" and real["reference"]["windows"] == 12
+    assert real["real_heldout"]["score"] == pytest.approx(1.0)
+    for name in ("latent_mid_path", "crossfade_mid_path", "always_rest", "constant_note", "random_notes",
+                 "reconstructions", "hold_every_2"):
+        assert 0 <= real[name]["score"] <= 1 and set(real[name]["voices"]) == {"P1", "P2", "TR", "NO"}
+    assert real["always_rest"]["score"] < real["real_heldout"]["score"]
     json.dumps(report, allow_nan=False)
 
     with_corpus = evaluate_music(model, split, pairs=2, steps=3, corpus=split, corpus_limit=5)
-    assert with_corpus["realism"]["corpus"]["windows"] == 5
+    assert with_corpus["realism"]["reference"]["windows"] == 5
 
 
 def fake_split(lengths) -> Split:
@@ -76,7 +91,7 @@ def test_write_music_report(tiny_model, tmp_path):
     for png in ("endpoint_curves.png", "interpolations.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
-    assert "| realism" in summary and "| onset F1 |" in summary
+    assert "| realism" in summary and "| onset F1 (+-1 frame) |" in summary and "| hold every 4 | 64 |" in summary
 
     with pytest.raises(EvalError, match="exists"):
         write_music_report(model, data, out, split="train", pairs=2, steps=3)
@@ -95,7 +110,7 @@ def test_eval_command_writes_a_music_report(cli, tiny_model, tmp_path):
     result = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "--split", "train", "--pairs", "4",
                  "--steps", "4", "-o", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert "| realism (higher is better) |" in result.stdout
+    assert "| realism (higher is better) |" in result.stdout and "| always rest | 0 |" in result.stdout
     assert {p.name for p in out.iterdir()} == {"report.json", "summary.md", "endpoint_curves.png", "interpolations.png"}
     missing = cli("eval", tmp_path / "no-such-run")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no-such-run" in missing.stderr

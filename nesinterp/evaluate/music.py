@@ -1,6 +1,17 @@
-"""Held-out scores of a music model: how well it reconstructs unseen windows, and how its
-interpolations between unseen windows compare with the data-space crossfade (evaluation.md, section 3).
-``write_music_report`` is what ``nesinterp eval RUN_DIR`` writes: report.json, summary.md and two PNGs.
+"""Held-out scores of a music model beside the baselines every table needs (evaluation.md, section 3):
+how well it keeps the onsets and sounding pitches of unseen windows, compared with always-rest, one
+constant note and sample-and-hold every 2, 4 and 8 frames on the same windows; how its interpolations
+between unseen windows compare with the data-space crossfade; and the set-level realism of all of them
+against the training corpus. ``write_music_report`` is what ``nesinterp eval RUN_DIR`` writes:
+report.json, summary.md and two PNGs.
+
+report.json's contract for other tools: ``rows``, one entry per model and per baseline, each
+``{"name", "kind": "model"|"baseline", "cost_numbers", "voices": {"P1": {"onset_f1", "onset_f1_tol1",
+"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", ...}, ..., "mean": {...}}, "realism"}``;
+``realism`` with ``real_heldout``, ``latent_mid_path``, ``crossfade_mid_path``, ``always_rest``,
+``constant_note``, ``random_notes``, ``reconstructions`` and the hold baselines, each a
+``metrics.realism.realism`` entry (score, per voice, per feature); ``interpolation`` with the path
+scores of ``latent`` and ``crossfade``. Numbers that are undefined are null.
 """
 
 from __future__ import annotations
@@ -12,13 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from ..data import score_windows
-from ..metrics import crossfade_path, endpoint_curves, monotonicity_violations, note_accuracy, onset_f1, step_smoothness
-from ..metrics.music import VOICE_FEATURES, corpus_ranges, pitch_class_morph, realism, voice_statistics
+from ..metrics import (
+    crossfade_path, endpoint_curves, monotonicity_violations, random_notes, reconstruction_baselines,
+    reconstruction_scores, step_smoothness,
+)
+from ..metrics.music import pitch_class_morph
+from ..metrics.realism import RealismReference, realism
 from .report import EvalError, check_writable, json_writer, plain, text_writer, write_report_files
 
 VOICES = ("P1", "P2", "TR", "NO")
-CORPUS_WINDOWS = 20000  # at most this many corpus windows set the realism ranges (evenly spread, no seed)
-REALISM_PERCENTILES = (5, 95)
+CORPUS_WINDOWS = 20000  # at most this many corpus windows make the realism reference (evenly spread, no seed)
 REPORT_FILES = ("report.json", "summary.md", "endpoint_curves.png", "interpolations.png")
 PLOTTED_INTERPOLATIONS = 3
 
@@ -55,19 +69,13 @@ def corpus_windows(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarra
     return np.concatenate(parts)
 
 
-def corpus_realism_ranges(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarray:
-    """The realism ranges (4, F, 2) of a corpus split: REALISM_PERCENTILES of the voice statistics of at
-    most ``limit`` of its windows. Training stores them in model.json so any blend can be judged."""
+def corpus_realism_reference(split, window: int, limit: int = CORPUS_WINDOWS) -> RealismReference:
+    """The realism reference of a corpus split: the feature distributions of at most ``limit`` of its
+    windows. Training stores it in model.json so any blend can be judged."""
     reference = corpus_windows(split, window, limit)
     if len(reference) == 0:
-        raise EvalError(f"corpus split {getattr(split, 'name', '?')!r} has no songs to take realism ranges from")
-    return corpus_ranges(voice_statistics(reference), *REALISM_PERCENTILES)
-
-
-def _realism_entry(stats, ranges) -> dict:
-    share, inside = realism(stats, ranges)
-    return {"share": _round(share), "inside": {v: {f: _round(inside[i, j]) for j, f in enumerate(VOICE_FEATURES)}
-                                               for i, v in enumerate(VOICES)}}
+        raise EvalError(f"corpus split {getattr(split, 'name', '?')!r} has no songs to take a realism reference from")
+    return RealismReference.from_windows(reference)
 
 
 def _round(x, digits: int = 4):
@@ -95,49 +103,59 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
     if pairs < 1:
         raise EvalError(f"pairs must be at least 1, not {pairs}")
     windows, owner = held_out_windows(split, model.window)
-    heard = model.as_heard(windows)
     recon = np.concatenate([model.reconstruct(windows[i:i + batch]) for i in range(0, len(windows), batch)])
-    acc, f1 = note_accuracy(recon, heard), onset_f1(recon, heard)
+
+    # The realism reference: the corpus (typically the train split), else the held-out windows themselves.
+    reference_windows = corpus_windows(corpus, model.window, corpus_limit) if corpus is not None else windows
+    if corpus is not None and len(reference_windows) == 0:
+        raise EvalError(f"corpus split {getattr(corpus, 'name', '?')!r} has no songs to take a realism reference from")
+    reference = RealismReference.from_windows(reference_windows)
+
+    # Reconstruction: the model and every baseline scored by the same code against the real windows
+    # (volumes included, so re-attacks count).
+    rows = [{"name": model.describe().get("name") or "model", "kind": "model", "cost_numbers": model.latent_dim,
+             "voices": reconstruction_scores(recon, windows), "realism": realism(recon, reference)["score"]}]
+    outputs = {"reconstructions": recon}
+    for name, (output, cost) in reconstruction_baselines(windows).items():
+        rows.append({"name": name, "kind": "baseline", "cost_numbers": cost,
+                     "voices": reconstruction_scores(output, windows), "realism": realism(output, reference)["score"]})
+        outputs[name] = output
+
     rng = np.random.default_rng(seed)
     a_idx = rng.integers(0, len(windows), pairs)
     b_idx = np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
     latent = model.interpolate(windows[a_idx], windows[b_idx], steps)  # (steps, pairs, T, 4, 3)
-    ours = [[latent[k, j] for k in range(steps)] for j in range(pairs)]
-    fades = [crossfade_path(heard[a], heard[b], steps, rng) for a, b in zip(a_idx, b_idx)]
+    fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
+                    axis=1)
 
-    # Realism ranges from the corpus (typically the train split), else from the held-out windows.
-    reference = corpus_windows(corpus, model.window, corpus_limit) if corpus is not None else windows
-    if corpus is not None and len(reference) == 0:
-        raise EvalError(f"corpus split {getattr(corpus, 'name', '?')!r} has no songs to take realism ranges from")
-    ranges = corpus_ranges(voice_statistics(reference), *REALISM_PERCENTILES)
-
-    def path_scores(paths, stack):  # stack: (steps, pairs, T, 4, 3)
-        smooth = [step_smoothness(p) for p in paths]
+    def path_scores(stack):  # stack: (steps, pairs, T, 4, 3)
+        paths = [[stack[k, j] for k in range(steps)] for j in range(stack.shape[1])]
+        smooth = np.array([step_smoothness(p) for p in paths])
         curves = [endpoint_curves(p) for p in paths]
-        inner = stack[1:-1].reshape(-1, *stack.shape[2:])  # no inner steps when steps == 2: None below
         return {"monotonicity_violations": round(float(np.mean([monotonicity_violations(p) for p in paths])), 3),
-                "step_smoothness": round(float(np.nanmean(smooth)), 4) if not np.all(np.isnan(smooth)) else None,
-                "realism": _realism_entry(voice_statistics(inner), ranges),
+                "step_smoothness": _round(np.nanmean(smooth)) if not np.all(np.isnan(smooth)) else None,
+                "realism": realism(stack[1:-1].reshape(-1, *stack.shape[2:]), reference)["score"],
                 "pitch_class_morph": _round(pitch_class_morph(stack)[1:-1].mean()) if steps > 2 else None,
                 "endpoint_distance_a": _curve_band(np.array([c[0] for c in curves])),
                 "endpoint_distance_b": _curve_band(np.array([c[1] for c in curves]))}
 
+    sets = {"real_heldout": windows,
+            "latent_mid_path": latent[1:-1].reshape(-1, *latent.shape[2:]),
+            "crossfade_mid_path": fade[1:-1].reshape(-1, *fade.shape[2:]),
+            "random_notes": random_notes(windows, seed)}
+    sets.update(outputs)
     report = {
         "windows": int(len(windows)),
         "songs": len(split),
-        "reconstruction_accuracy": {v: round(float(x), 4) for v, x in zip(VOICES, acc)},
-        "reconstruction_accuracy_mean": round(float(acc.mean()), 4),
-        "onset_f1": {v: round(float(x), 4) for v, x in zip(VOICES, f1)},
-        "interpolation": {"pairs": pairs, "steps": steps, "latent": path_scores(ours, latent),
-                          "crossfade": path_scores(fades, np.stack([np.stack(p) for p in fades], axis=1))},
+        "rows": rows,
+        "interpolation": {"pairs": pairs, "steps": steps, "latent": path_scores(latent),
+                          "crossfade": path_scores(fade)},
         "realism": {
-            "corpus": {"split": getattr(corpus, "name", None) if corpus is not None else getattr(split, "name", None),
-                       "windows": int(len(reference)), "percentiles": list(REALISM_PERCENTILES)},
-            "features": list(VOICE_FEATURES),
-            "ranges": {v: {f: [_round(x) for x in ranges[i, j]] for j, f in enumerate(VOICE_FEATURES)}
-                       for i, v in enumerate(VOICES)},
-            "held_out": _realism_entry(voice_statistics(windows), ranges),
-            "reconstructions": _realism_entry(voice_statistics(recon), ranges),
+            "reference": {"split": getattr(corpus, "name", None) if corpus is not None else getattr(split, "name", None),
+                          "windows": int(len(reference_windows)), "typicality": _round(reference.typicality)},
+            "method": "overlap of per-voice feature distributions with the reference's (10 quantile bins and "
+                      "one for undefined), geometric mean over the scored features; see nesinterp.metrics.realism",
+            **{name: realism(x, reference) for name, x in sets.items()},
         },
     }
     return report, latent, owner[a_idx], owner[b_idx]
@@ -145,14 +163,11 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
 def evaluate_music(model, split, pairs: int = 64, steps: int = 8, seed: int = 0, batch: int = 256,
                    corpus=None, corpus_limit: int = CORPUS_WINDOWS) -> dict:
-    """Reconstruction accuracy and onset F1 per voice over every window of ``split``, and the mean
-    path scores of ``pairs`` interpolations between windows of different songs, beside the crossfade:
-    monotonicity violations, step smoothness, endpoint curves (mean and quartiles per step), realism of
-    the inner steps and their pitch-class morph.
+    """Score ``model`` on every window of ``split`` beside the baselines, and ``pairs`` interpolations
+    between windows of different songs beside the crossfade (the module docstring has the layout).
 
-    Realism is judged against the 5-95 % ranges of ``corpus`` (a Split, typically the train split; at
-    most ``corpus_limit`` of its windows, evenly spaced) or, without one, of ``split`` itself; the
-    real held-out windows and the model's reconstructions of them are scored too, as reference lines."""
+    Realism is judged against ``corpus`` (a Split, typically the train split; at most ``corpus_limit``
+    of its windows, evenly spaced) or, without one, against ``split`` itself."""
     return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit)[0]
 
 
@@ -207,42 +222,66 @@ def _plot_interpolations(latent: np.ndarray, song_a, song_b, split, path: Path) 
     matplotlib.image.imsave(path, np.concatenate(blocks, axis=0))
 
 
-def _summary_markdown(report: dict) -> str:
-    def cell(x, fmt="{:.3f}"):
-        return "n/a" if x is None else fmt.format(x)
+def _cell(x, fmt="{:.3f}"):
+    return "n/a" if x is None else fmt.format(x)
 
+
+def _voice_table(rows, key: str, title: str, cost: bool = False) -> list[str]:
+    head = "| " + title + " |" + (" numbers per window |" if cost else "") + " P1 | P2 | TR | NO | mean |"
+    lines = [head, "|---|" + ("---:|" if cost else "") + "---:|" * 5]
+    for row in rows:
+        cells = [_cell(row["voices"][v][key]) for v in (*VOICES, "mean")]
+        label = f"**{row['name']}**" if row["kind"] == "model" else row["name"].replace("_", " ")
+        lines.append(f"| {label} |" + (f" {row['cost_numbers']} |" if cost else "") + " " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _summary_markdown(report: dict) -> str:
     interp, real = report["interpolation"], report["realism"]
     lat, fade = interp["latent"], interp["crossfade"]
     model, args = report["model"], report["arguments"]
+    rows = report["rows"]
+    ref = real["reference"]
     lines = [
         f"# Music evaluation: {model.get('name') or model.get('source')}",
         "",
         f"Model `{model.get('source')}` (step {model.get('step')}, latent {model.get('latent_dim')}), "
         f"split `{args['split']}` of `{args['dataset']}`: {report['songs']} songs, {report['windows']} windows. "
-        f"{interp['pairs']} pairs of windows from different songs, {interp['steps']} steps each "
-        f"(endpoints included). Realism: share of interpolants whose per-voice statistics all lie inside the "
-        f"{real['corpus']['percentiles'][0]}-{real['corpus']['percentiles'][1]} % range of "
-        f"{real['corpus']['windows']} `{real['corpus']['split']}` windows.",
+        "Reconstructions are scored against the real windows (volumes included, so re-attacks count), beside "
+        "baselines computed by the same code on the same windows; numbers per window: the model's latent "
+        "size, a baseline's kept notes.",
+        "",
+        *_voice_table(rows, "onset_f1_tol1", "onset F1 (+-1 frame)", cost=True),
+        *_voice_table(rows, "pitch_accuracy_sounding", "pitch accuracy on sounding frames"),
+        *_voice_table(rows, "onset_ratio", "onsets predicted / true (1 = right count)"),
+        *_voice_table(rows, "onset_f1", "onset F1 (exact frame)"),
+        *_voice_table(rows, "note_accuracy", "extra: per-frame note accuracy (rests count)"),
+        f"Realism: overlap of per-voice feature distributions with {ref['windows']} `{ref['split']}` windows "
+        "(1 = indistinguishable; geometric mean over onset rate, sounding share, pitch range, note length, "
+        "re-attack rate, volume change and pitch-class entropy).",
+        "",
+        "| set | realism | P1 | P2 | TR | NO |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in ("real_heldout", "reconstructions", "latent_mid_path", "crossfade_mid_path",
+                 *[r["name"] for r in rows if r["kind"] == "baseline"], "random_notes"):
+        entry = real[name]
+        lines.append(f"| {name.replace('_', ' ')} | {_cell(entry['score'])} | "
+                     + " | ".join(_cell(entry["voices"][v]) for v in VOICES) + " |")
+    lines += [
+        "",
+        f"Interpolation: {interp['pairs']} pairs of windows from different songs, {interp['steps']} steps each "
+        "(endpoints included); realism of the inner steps.",
         "",
         "| inner steps | latent | crossfade |",
         "|---|---:|---:|",
-        f"| monotonicity violations per path (lower is better) | {cell(lat['monotonicity_violations'], '{:.2f}')} "
-        f"| {cell(fade['monotonicity_violations'], '{:.2f}')} |",
-        f"| step smoothness (0 = even steps, about 1 = abrupt) | {cell(lat['step_smoothness'])} "
-        f"| {cell(fade['step_smoothness'])} |",
-        f"| realism (higher is better) | {cell(lat['realism']['share'])} | {cell(fade['realism']['share'])} |",
-        f"| pitch-class morph cosine (1 = follows the mixture) | {cell(lat['pitch_class_morph'])} "
-        f"| {cell(fade['pitch_class_morph'])} |",
-        "",
-        f"Reference realism: real held-out windows {cell(real['held_out']['share'])}, the model's "
-        f"reconstructions of them {cell(real['reconstructions']['share'])}.",
-        "",
-        "| reconstruction | " + " | ".join(VOICES) + " | mean |",
-        "|---|" + "---:|" * (len(VOICES) + 1),
-        "| note accuracy | " + " | ".join(cell(report["reconstruction_accuracy"][v]) for v in VOICES)
-        + f" | {cell(report['reconstruction_accuracy_mean'])} |",
-        "| onset F1 | " + " | ".join(cell(report["onset_f1"][v]) for v in VOICES)
-        + f" | {cell(float(np.mean([report['onset_f1'][v] for v in VOICES])))} |",
+        f"| realism (higher is better) | {_cell(lat['realism'])} | {_cell(fade['realism'])} |",
+        f"| monotonicity violations per path (lower is better) | {_cell(lat['monotonicity_violations'], '{:.2f}')} "
+        f"| {_cell(fade['monotonicity_violations'], '{:.2f}')} |",
+        f"| step smoothness (0 = even steps, about 1 = abrupt) | {_cell(lat['step_smoothness'])} "
+        f"| {_cell(fade['step_smoothness'])} |",
+        f"| pitch-class morph cosine (1 = follows the mixture) | {_cell(lat['pitch_class_morph'])} "
+        f"| {_cell(fade['pitch_class_morph'])} |",
         "",
     ]
     return "\n".join(lines)

@@ -1,21 +1,18 @@
-"""Objective scores of a music interpolation path x_0 .. x_{K-1} between endpoints A and B
-(../shared/docs/evaluation.md, section 3), on note arrays (frames, 4) or stacks of them.
+"""Objective scores of music (../shared/docs/evaluation.md, section 3) on scores (frames, 4, 3) or
+note arrays (frames, 4), single windows or stacks of them: how well reconstructions keep what a
+listener hears (onsets, sounding pitch), how an interpolation path moves from A to B, and what each
+step of a blend sounds like. Realism, the set-level comparison with real music, is in ``realism``;
+the baselines every table shows are in ``baselines``.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..score import FRAME_RATE
+from .realism import RealismReference, note_events, typicality
 
-VOICE_FEATURES = ("note_density", "sounding_share", "pitch_range", "pitch_mean", "note_length")
-"""The per-voice statistics of ``voice_statistics``, in order: onsets per second, share of frames
-sounding, max - min and mean of the sounding notes (for NO the noise note 1..16, not a pitch), and mean
-note length in seconds (notes cut by the window's edges count as they are cut)."""
-
-_SOUNDING = VOICE_FEATURES.index("sounding_share")
+VOICE_NAMES = ("P1", "P2", "TR", "NO")
+ONSET_TOLERANCE = 1  # frames (42 ms at 24 Hz; MIR practice is +-50 ms)
 
 
 def _notes(x) -> np.ndarray:
@@ -43,7 +40,7 @@ def monotonicity_violations(path) -> int:
 
 def step_smoothness(path) -> float:
     """max_k d(x_k, x_{k+1}) / d(x_0, x_{K-1}) - 1 / (K - 1): 0 for even steps, near 1 for an abrupt
-    switch; NaN when the endpoints are equal."""
+    switch; NaN when the endpoints are equal (reports write null and say why)."""
     path = [_notes(x) for x in path]
     total = cell_distance(path[0], path[-1])
     if total == 0:
@@ -52,159 +49,197 @@ def step_smoothness(path) -> float:
     return largest / total - 1.0 / (len(path) - 1)
 
 
-def interpolation_report(path, a=None, b=None, realism_ranges=None, window: int | None = None) -> dict:
-    """The path's scores as plain numbers, for blend.json and reports: endpoint curves, monotonicity
-    violations, step smoothness and the pitch-class morph (mean over the inner steps, and per step).
-    ``a``/``b``: the inputs as the model heard them, to measure how well the endpoints reconstruct them.
-    ``realism_ranges`` (4, F, 2), e.g. a model's training-corpus ranges: also the realism of each step,
-    judged per ``window`` frames (the whole step when None), and its mean over the inner steps."""
-    d_a, d_b = endpoint_curves(path)
-    report = {
-        "endpoint_distance_a": [round(float(v), 4) for v in d_a],
-        "endpoint_distance_b": [round(float(v), 4) for v in d_b],
-        "monotonicity_violations": monotonicity_violations(path),
-        "step_smoothness": round(step_smoothness(path), 4),
-    }
-    morph = pitch_class_morph(path)
-    # The mean over the inner steps (the endpoints are 1 by construction); None when there are none.
-    report["pitch_class_morph"] = round(float(np.mean(morph[1:-1])), 4) if len(morph) > 2 else None
-    report["pitch_class_morph_steps"] = [round(float(v), 4) for v in morph]
-    if realism_ranges is not None:
-        steps = [_notes(x) for x in path]
-        size = window or steps[0].shape[0]
-        shares = [realism(voice_statistics(x[: len(x) // size * size].reshape(-1, size, 4)), realism_ranges)[0]
-                  for x in steps]
-        report["realism_steps"] = [round(float(v), 4) for v in shares]
-        report["realism"] = round(float(np.mean(shares[1:-1])), 4) if len(shares) > 2 else None
-    if a is not None and b is not None:
-        report["reconstruction_accuracy_a"] = round(1 - cell_distance(path[0], a), 4)
-        report["reconstruction_accuracy_b"] = round(1 - cell_distance(path[-1], b), 4)
-    return report
+# --- reconstruction: onsets and sounding pitch --------------------------------------------------------
+
+def onsets(scores) -> np.ndarray:
+    """Boolean (..., frames, 4): a note starts: a new pitch, a start after silence, or (given scores
+    with volume) a re-attack of the same pitch. See ``realism.note_events``."""
+    return note_events(scores)[0]
 
 
-def note_accuracy(pred, target) -> np.ndarray:
-    """Per-voice share of frames whose note (argmax decode) equals the target's, shape (4,)."""
-    p, t = _notes(pred), _notes(target)
-    return np.mean(p.reshape(-1, 4) == t.reshape(-1, 4), axis=0)
+def _shift(x: np.ndarray, d: int) -> np.ndarray:
+    """x moved by d frames along axis -2 (x[..., t - d, :] lands on t), False/0 where nothing lands."""
+    out = np.zeros_like(x)
+    if d > 0:
+        out[..., d:, :] = x[..., :-d, :]
+    elif d < 0:
+        out[..., :d, :] = x[..., -d:, :]
+    else:
+        out[:] = x
+    return out
 
 
-def onsets(notes: np.ndarray) -> np.ndarray:
-    """Boolean (..., frames, 4): a note starts (sounding, and different from the frame before)."""
-    notes = _notes(notes)
-    before = np.concatenate([np.zeros_like(notes[..., :1, :]), notes[..., :-1, :]], axis=-2)
-    return (notes > 0) & (notes != before)
+def onset_matches(pred, target, tolerance: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(matched, predicted, true) onset counts per voice, each (4,), summed over windows.
 
-
-def onset_f1(pred, target) -> np.ndarray:
-    """Per-voice F1 of note onsets at the exact frame (pitch included), shape (4,)."""
-    p, t = _notes(pred), _notes(target)
+    Predicted onsets are matched one to one with true onsets at most ``tolerance`` frames away: the
+    same pitch for P1/P2/TR, any noise index for NO. Exact frames are matched first, then offsets of
+    1, -1, 2, -2, ...; each pass pairs every unmatched prediction with the single unmatched true onset
+    at that offset, so no onset is counted twice."""
+    p, t = np.asarray(pred), np.asarray(target)
     po, to = onsets(p), onsets(t)
-    hit = po & to & (p == t)
+    pn, tn = _notes(p), _notes(t)
     axes = tuple(range(po.ndim - 1))
-    tp, n_pred, n_true = hit.sum(axis=axes), po.sum(axis=axes), to.sum(axis=axes)
+    n_pred, n_true = po.sum(axis=axes), to.sum(axis=axes)
+    free_p, free_t = po.copy(), to.copy()
+    matched = np.zeros(4, np.int64)
+    offsets = [0] + [s * d for d in range(1, tolerance + 1) for s in (1, -1)]
+    for d in offsets:
+        # a prediction at frame f against the true onset at frame f - d
+        t_at = _shift(free_t, d)
+        tn_at = _shift(tn, d)
+        same = (pn == tn_at)
+        same[..., 3] = True  # noise: any index
+        hit = free_p & t_at & same
+        matched += hit.sum(axis=axes)
+        free_p &= ~hit
+        free_t &= ~_shift(hit, -d)
+    return matched, n_pred, n_true
+
+
+def onset_f1(pred, target, tolerance: int = 0) -> np.ndarray:
+    """Per-voice F1 (4,) of note onsets within ``tolerance`` frames (``onset_matches``). A voice with
+    no onsets in either scores 1; with onsets in only one, 0."""
+    tp, n_pred, n_true = onset_matches(pred, target, tolerance)
     precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), 1.0)
     recall = np.where(n_true > 0, tp / np.maximum(n_true, 1), 1.0)
     return np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
 
 
+def onset_ratio(pred, target) -> np.ndarray:
+    """Per voice (4,): predicted onsets / true onsets (1.0 = the right count; NaN without true onsets)."""
+    axes = tuple(range(np.ndim(_notes(pred)) - 1))
+    n_pred, n_true = onsets(pred).sum(axis=axes), onsets(target).sum(axis=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_true > 0, n_pred / np.maximum(n_true, 1), np.nan)
+
+
+def pitch_accuracy_sounding(pred, target) -> np.ndarray:
+    """Per voice (4,): among frames where the target sounds, the share decoded with its note (a rest
+    counts as wrong; for NO the noise index). NaN for a voice that never sounds in the target."""
+    p, t = _notes(pred).reshape(-1, 4), _notes(target).reshape(-1, 4)
+    on = t > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(on.any(axis=0), ((p == t) & on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
+
+
+def note_accuracy(pred, target) -> np.ndarray:
+    """Per-voice share of frames whose note equals the target's, shape (4,). An extra only: rests and
+    held notes dominate it (evaluation.md)."""
+    p, t = _notes(pred), _notes(target)
+    return np.mean(p.reshape(-1, 4) == t.reshape(-1, 4), axis=0)
+
+
+def sounding_share(x) -> np.ndarray:
+    """Per voice (4,): the share of frames that sound."""
+    return np.mean(_notes(x).reshape(-1, 4) > 0, axis=0)
+
+
+RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy")
+
+
+def reconstruction_scores(pred, target) -> dict:
+    """{voice: {score: value}} for every voice, with RECONSTRUCTION_SCORES, the onsets per window of
+    both, and "mean" over voices. ``target``: the real windows with their volumes (so re-attacks count),
+    ``pred``: the reconstructions of them. Values are None where undefined."""
+    p, t = np.asarray(pred), np.asarray(target)
+    windows = max(1, int(np.prod(_notes(t).shape[:-2])))
+    axes = tuple(range(np.ndim(_notes(t)) - 1))
+    table = {
+        "onset_f1": onset_f1(p, t, 0),
+        "onset_f1_tol1": onset_f1(p, t, ONSET_TOLERANCE),
+        "onset_ratio": onset_ratio(p, t),
+        "pitch_accuracy_sounding": pitch_accuracy_sounding(p, t),
+        "note_accuracy": note_accuracy(p, t),
+        "onsets_per_window": onsets(p).sum(axis=axes) / windows,
+        "true_onsets_per_window": onsets(t).sum(axis=axes) / windows,
+    }
+    voices = {v: {k: _round(table[k][i]) for k in table} for i, v in enumerate(VOICE_NAMES)}
+    with np.errstate(invalid="ignore"):
+        voices["mean"] = {k: _round(np.nanmean(table[k])) if np.isfinite(table[k]).any() else None for k in table}
+    return voices
+
+
+def _round(x, digits: int = 4):
+    x = float(x)
+    return round(x, digits) if np.isfinite(x) else None
+
+
+# --- interpolation paths ----------------------------------------------------------------------------
+
 def crossfade_path(a, b, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
     """The data-space baseline: each cell of step k copied from B with probability t_k, else from A
     (one uniform draw per cell, so cells switch once and the path is monotone)."""
     a, b = np.asarray(a), np.asarray(b)
-    u = rng.random(a.shape[:2])[..., None] if a.ndim == 3 else rng.random(a.shape)
+    u = rng.random(a.shape[:-1])[..., None] if a.shape[-1] == 3 and a.ndim >= 3 else rng.random(a.shape)
     return [np.where(u < k / (steps - 1), b, a) for k in range(steps)]
 
 
-# --- realism: per-voice statistics against a corpus (evaluation.md, section 3) ---------------------
-
-def voice_statistics(notes, fps: float = FRAME_RATE) -> np.ndarray:
-    """Per window and voice, the statistics named in VOICE_FEATURES, as float (..., 4, F) from notes
-    (..., frames, 4) or scores (..., frames, 4, 3); (n, 4, F) for a stack of n windows.
-
-    Pitch range, pitch mean and note length are NaN where the voice is silent for the whole window
-    (and only there: a voice that sounds has at least one onset)."""
-    notes = _notes(notes)
-    if notes.ndim < 2 or notes.shape[-1] != 4:
-        raise ValueError(f"expected notes (..., frames, 4) or scores (..., frames, 4, 3), not {notes.shape}")
-    frames = notes.shape[-2]
-    if frames == 0:
-        raise ValueError("windows of zero frames have no statistics")
-    on = notes > 0
-    sounding = on.sum(axis=-2, dtype=np.int64).astype(np.float64)
-    starts = onsets(notes).sum(axis=-2, dtype=np.int64).astype(np.float64)
-    silent = sounding == 0
-    # Silent frames are note 0, so they never raise the max nor the sum; only the min must skip them.
-    high = notes.max(axis=-2).astype(np.float64)
-    fill = np.iinfo(notes.dtype).max if notes.dtype.kind in "iu" else np.inf
-    low = np.where(on, notes, np.asarray(fill, notes.dtype)).min(axis=-2).astype(np.float64)
-    total = notes.sum(axis=-2, dtype=np.int64).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pitch_range = np.where(silent, np.nan, high - low)
-        pitch_mean = np.where(silent, np.nan, total / sounding)
-        note_length = np.where(starts > 0, sounding / starts / fps, np.nan)
-    density = starts * fps / frames
-    return np.stack([density, sounding / frames, pitch_range, pitch_mean, note_length], axis=-1)
+def step_report(step, a, b, reference: RealismReference | None = None, window: int | None = None) -> dict:
+    """What one step of a blend sounds like: onsets per window and sounding share per voice, realism
+    (mean typicality of its windows against ``reference``, cut every ``window`` frames) and warnings:
+    the step is silent, or a voice that sounds in both inputs is silent in it."""
+    x = np.asarray(step)
+    frames = _notes(x).shape[-2]
+    size = min(window or frames, frames) or 1
+    count = max(1, frames // size)
+    share, starts = sounding_share(x), onsets(x).reshape(-1, 4).sum(axis=0) / count
+    in_a, in_b = sounding_share(a) > 0, sounding_share(b) > 0
+    warnings = []
+    if not share.any():
+        warnings.append("silent: no voice sounds")
+    else:
+        for i, v in enumerate(VOICE_NAMES):
+            if in_a[i] and in_b[i] and share[i] == 0:
+                warnings.append(f"{v} is silent although it sounds in both A and B")
+    out = {"onsets_per_window": {v: round(float(starts[i]), 3) for i, v in enumerate(VOICE_NAMES)},
+           "sounding_share": {v: round(float(share[i]), 4) for i, v in enumerate(VOICE_NAMES)}}
+    if reference is not None and x.ndim == 3 and x.shape[-1] == 3:
+        usable = x[: count * size].reshape(count, size, 4, 3)
+        mean, per_voice = typicality(usable, reference)
+        out["realism"] = _round(mean.mean())
+        out["realism_voices"] = {v: _round(np.nanmean(per_voice[:, i])) for i, v in enumerate(VOICE_NAMES)}
+    out["warnings"] = warnings
+    return out
 
 
-VOICE_NAMES = ("P1", "P2", "TR", "NO")
-
-
-def ranges_to_dict(ranges) -> dict:
-    """Corpus ranges (4, F, 2) as {voice: {feature: [low, high]}} for JSON (None for a NaN bound)."""
-    ranges = np.asarray(ranges, dtype=np.float64)
-    return {v: {f: [None if np.isnan(x) else round(float(x), 6) for x in ranges[i, j]]
-                for j, f in enumerate(VOICE_FEATURES)} for i, v in enumerate(VOICE_NAMES)}
-
-
-def ranges_from_dict(d: dict) -> np.ndarray:
-    """The inverse of ``ranges_to_dict``: (4, F, 2) float, NaN for a missing bound."""
-    return np.array([[[np.nan if x is None else float(x) for x in d[v][f]] for f in VOICE_FEATURES]
-                     for v in VOICE_NAMES], dtype=np.float64)
-
-
-def corpus_ranges(stats, low: float = 5, high: float = 95) -> np.ndarray:
-    """The corpus's ``low`` and ``high`` percentiles of each voice statistic, NaN (silent) values left
-    out: (4, F, 2) from the statistics (n, 4, F) of its windows. A statistic that is NaN in every window
-    (a voice the corpus never plays) gets a NaN range, which nothing falls inside."""
-    stats = np.asarray(stats, dtype=np.float64)
-    stats = stats.reshape(-1, *stats.shape[-2:])
-    if len(stats) == 0:
-        raise ValueError("no corpus windows to take ranges from")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: a voice the corpus never plays
-        q = np.nanpercentile(stats, [low, high], axis=0)
-    return np.moveaxis(q, 0, -1)
-
-
-def within_ranges(stats, ranges) -> np.ndarray:
-    """Boolean (..., 4, F): each statistic inside its corpus range, bounds included.
-
-    Silence: the NaN statistics of a silent voice count as inside exactly when silence itself is in
-    range, i.e. when the corpus's low percentile of that voice's sounding share is 0 (with the default
-    5 %: at least about 5 % of corpus windows have the voice silent); otherwise outside. The silent
-    voice's zero density and sounding share are checked like any other value."""
-    stats = np.asarray(stats, dtype=np.float64)
-    ranges = np.asarray(ranges, dtype=np.float64)
-    lo, hi = ranges[..., 0], ranges[..., 1]
-    with np.errstate(invalid="ignore"):
-        inside = (stats >= lo) & (stats <= hi)
-    silence_in_range = lo[:, _SOUNDING] <= 0  # (4,); False for a NaN range
-    silent = stats[..., _SOUNDING] == 0
-    return np.where(np.isnan(stats), (silent & silence_in_range)[..., None], inside)
-
-
-def realism(stats, ranges) -> tuple[float, np.ndarray]:
-    """(share of windows whose statistics all fall inside ``ranges``, share inside per voice and
-    feature (4, F)); NaN for no windows. See ``within_ranges`` for how silent voices count."""
-    inside = within_ranges(stats, ranges)
-    inside = inside.reshape(-1, *inside.shape[-2:])
-    if len(inside) == 0:
-        return float("nan"), np.full(inside.shape[-2:], np.nan)
-    return float(inside.all(axis=(1, 2)).mean()), inside.mean(axis=0)
+def interpolation_report(path, a=None, b=None, reference: RealismReference | None = None,
+                         window: int | None = None) -> dict:
+    """The path's scores as plain numbers (strict JSON: None with a reason where undefined), for
+    blend.json and reports: endpoint curves, monotonicity violations, step smoothness, the pitch-class
+    morph (mean over the inner steps, and per step), and ``steps``: ``step_report`` of every step.
+    ``a``/``b``: the inputs (scores with volumes), to score how the endpoints reconstruct them
+    (``reconstruction_a``/``_b``) and to warn about voices that fall silent; ``reference``: realism per
+    step against it, judged per ``window`` frames (the whole step when None)."""
+    d_a, d_b = endpoint_curves(path)
+    smooth = step_smoothness(path)
+    report = {
+        "endpoint_distance_a": [round(float(v), 4) for v in d_a],
+        "endpoint_distance_b": [round(float(v), 4) for v in d_b],
+        "monotonicity_violations": monotonicity_violations(path),
+        "step_smoothness": _round(smooth),
+    }
+    if report["step_smoothness"] is None:
+        report["step_smoothness_reason"] = "the endpoints are equal, so there is no change to spread over steps"
+    morph = pitch_class_morph(path)
+    # The mean over the inner steps (the endpoints are 1 by construction); None when there are none.
+    report["pitch_class_morph"] = round(float(np.mean(morph[1:-1])), 4) if len(morph) > 2 else None
+    report["pitch_class_morph_steps"] = [round(float(v), 4) for v in morph]
+    ref_a = a if a is not None else path[0]
+    ref_b = b if b is not None else path[-1]
+    report["steps"] = [step_report(x, ref_a, ref_b, reference, window) for x in path]
+    if reference is not None and len(path) > 2:
+        inner = [s["realism"] for s in report["steps"][1:-1] if s.get("realism") is not None]
+        report["realism"] = _round(np.mean(inner)) if inner else None
+        report["realism_reference"] = {"real_windows_typicality": _round(reference.typicality),
+                                       "corpus_windows": reference.windows}
+    if a is not None and b is not None:
+        report["reconstruction_a"] = reconstruction_scores(path[0], a)
+        report["reconstruction_b"] = reconstruction_scores(path[-1], b)
+    return report
 
 
 # --- pitch classes ----------------------------------------------------------------------------------
-
 def pitch_class_histogram(notes) -> np.ndarray:
     """12-bin histogram (C = 0) of the sounding frames of P1, P2 and TR (NO has no pitch), per window:
     (..., 12) from notes (..., frames, 4) or scores (..., frames, 4, 3), each summing to 1, or all zeros
