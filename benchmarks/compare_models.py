@@ -13,7 +13,6 @@ are written to --out as results.md and results.json. Not part of the test run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from nesinterp.config import load_config, variant_overrides  # noqa: E402
 from nesinterp.evaluate import evaluate_run  # noqa: E402
+from nesinterp.jsonio import dumps  # noqa: E402
 from nesinterp.train import ensure_trained  # noqa: E402
 
 DEFAULT_CONFIG = {"music": "nesmdb-bundled", "mnist": "mnist"}
@@ -145,7 +145,7 @@ def main() -> None:
         rows.append(music_row(name, report) if args.task == "music" else mnist_row(name, report))
     table = music_table(rows, args) if args.task == "music" else mnist_table(rows, args)
     out = Path(args.out)
-    (out / "results.json").write_text(json.dumps({"task": args.task, "steps": args.steps, "seed": args.seed,
+    (out / "results.json").write_text(dumps({"task": args.task, "steps": args.steps, "seed": args.seed,
                                                   "config": args.config, "rows": rows}, indent=2))
     (out / "results.md").write_text(table)
     print(table, end="")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nesinterp.jsonio import dumps
 from nesinterp.score import FRAME_RATE, VOICE_NAMES, Score, Voice
 
 FORMAT = "nesinterp-dataset"
@@ -119,7 +120,7 @@ def write_split(folder: Path, name: str, scores: list[Score], games: list[str]) 
         {"name": s.name, "game": g, "source": s.source, "frames": int(s.frames)}
         for s, g in zip(scores, games)
     ]
-    (folder / f"{name}.songs.json").write_text(json.dumps(index, indent=0))
+    (folder / f"{name}.songs.json").write_text(dumps(index, indent=0))
     return {
         "songs": len(scores),
         "games": len(set(games)),

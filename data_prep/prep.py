@@ -7,7 +7,6 @@ interrupted prep leaves no half dataset and an existing OUT stays as it was unle
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nesinterp import __version__
+from nesinterp.jsonio import dumps
 from nesinterp.score import DEFAULT_MAX_SECONDS, FRAME_RATE, Score
 
 from .dataset import FORMAT, FORMAT_VERSION, SPLITS, write_split
@@ -172,7 +172,7 @@ def run_prep(sources: list[str], out: str | Path, options: PrepOptions = PrepOpt
             "splits": manifest_splits,
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        (tmp / "manifest.json").write_text(dumps(manifest, indent=2))
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -13,7 +13,6 @@ of them is complete; existing files are replaced only with ``force``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .jsonio import dumps
 from .score import FRAME_RATE, Field, Score
 
 SEARCH_HOP = FRAME_RATE  # frames between candidate windows when looking for one with enough notes
@@ -200,7 +200,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None,
         timings["write"] = time.perf_counter() - clock
         record["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         record["files"] = sorted(p.name for p in written) + ["blend.json"]
-        (tmp / "blend.json").write_text(json.dumps(record, indent=2, allow_nan=False))
+        (tmp / "blend.json").write_text(dumps(record, indent=2))
         final = []
         for name in names:
             os.replace(tmp / name, out / name)

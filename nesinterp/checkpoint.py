@@ -18,6 +18,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .jsonio import dumps
+
 MODEL_FORMAT = "nesinterp-model"
 MODEL_VERSION = 1
 KEEP_CHECKPOINTS = 2
@@ -98,16 +100,16 @@ def write_checkpoint(run_dir: Path, step: int, model_tensors: dict, model_meta: 
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(_contiguous(model_tensors), str(tmp / "model.safetensors"))
-    (tmp / "model.json").write_text(json.dumps(model_meta, indent=2))
+    (tmp / "model.json").write_text(dumps(model_meta, indent=2))
     save_file(_contiguous(state_tensors), str(tmp / "train_state.safetensors"))
-    (tmp / "train_state.json").write_text(json.dumps(state_meta, indent=2))
+    (tmp / "train_state.json").write_text(dumps(state_meta, indent=2))
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     atomic_write_text(run_dir / "latest", final.name + "\n")
     # The model at the top of the run dir is what `blend --model RUN_DIR` uses.
     atomic_write_bytes(run_dir / "model.safetensors", (final / "model.safetensors").read_bytes())
-    atomic_write_text(run_dir / "model.json", json.dumps(model_meta, indent=2))
+    atomic_write_text(run_dir / "model.json", dumps(model_meta, indent=2))
     for old in sorted(p for p in folder.glob("step-*") if p.is_dir())[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -4,7 +4,6 @@ interpolate, reconstruct — loaded from a run directory, a model file, or the b
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from .checkpoint import CheckpointError, load_tensors, read_model_meta
 from .config import Config, ConfigError, config_from_dict
 from .data import Representation
+from .jsonio import dumps
 from .models import Autoencoder
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -196,7 +196,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) ->
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out_dir / "model.safetensors"))
-    (out_dir / "model.json").write_text(json.dumps(meta, indent=2))
+    (out_dir / "model.json").write_text(dumps(meta, indent=2))
     return out_dir
 
 

@@ -29,6 +29,7 @@ from .checkpoint import (
 )
 from .config import Config, ConfigError
 from .data import Representation, ResidentSplit, transpose
+from .jsonio import dumps
 from .losses import (
     LatentDiscriminator, acai_alpha, acai_autoencoder_term, acai_critic_loss, gan_terms, latent_penalty,
 )
@@ -502,7 +503,7 @@ class Trainer:
         if scores is None:
             return
         with open(self.run_dir / "evaluations.jsonl", "a") as f:
-            f.write(json.dumps({"step": self.step, **scores}) + "\n")
+            f.write(dumps({"step": self.step, **scores}) + "\n")
 
     def _log(self, record: dict, writer) -> None:
         for key, value in record.items():
@@ -512,7 +513,7 @@ class Trainer:
         if not self.dist.main:
             return
         with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(dumps(record) + "\n")
             self.metrics_offset = f.tell()
         if writer is not None:
             for key, value in record.items():

@@ -11,7 +11,7 @@ import pytest
 
 from nesinterp.metrics import always_rest, constant_note, crossfade_path, hold_every, onset_f1, random_notes
 from nesinterp.metrics.realism import (
-    APPLIES, FEATURES, SCORED, VOICES, RealismReference, geometric_mean, note_events, realism, typicality,
+    APPLIES, FEATURES, VOICES, RealismReference, geometric_mean, note_events, realism, typicality,
     window_features,
 )
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..images import lines_reference, render_lines
+from ..jsonio import dumps
 from ..metrics.lines import lines_scores
 
 PAIRS, STEPS = 256, 16
@@ -208,7 +209,7 @@ def bench_lines(options: BenchOptions, log=print) -> dict:
                             f"{options.evaluations} evaluations"},
                "overrides": list(options.overrides), "models": table, "runs": runs}
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", json.dumps(results, indent=2))
+    _atomic_write(out / "results.json", dumps(results, indent=2))
     _atomic_write(out / "results.md", markdown_table(results))
     return results
 

@@ -16,8 +16,9 @@ from ..interpolate import load_autoencoder
 from ..metrics.mnist import (
     PROBE_BATCH, PROBE_EPOCHS, PROBE_LR, assign_clusters, clustering_accuracy, kmeans, linear_probe, whiten,
 )
+from ..jsonio import plain
 from .report import (
-    EvalError, check_writable, json_writer, plain, report_dir, text_writer, write_image_grid, write_report_files,
+    EvalError, check_writable, json_writer, report_dir, text_writer, write_image_grid, write_report_files,
 )
 
 __all__ = ["EvalError", "PAPER_PROBE_ACCURACY", "REPORT_FILES", "encode_images", "evaluate_mnist",

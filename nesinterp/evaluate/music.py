@@ -29,7 +29,8 @@ from ..metrics import (
 )
 from ..metrics.music import pitch_class_morph
 from ..metrics.realism import RealismReference, realism
-from .report import EvalError, check_writable, json_writer, plain, text_writer, write_report_files
+from ..jsonio import plain
+from .report import EvalError, check_writable, json_writer, text_writer, write_report_files
 
 VOICES = ("P1", "P2", "TR", "NO")
 CORPUS_WINDOWS = 20000  # at most this many corpus windows make the realism reference (evenly spread, no seed)

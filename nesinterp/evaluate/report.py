@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 import tempfile
@@ -11,6 +9,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from ..jsonio import dumps
 
 
 class EvalError(ValueError):
@@ -58,27 +58,11 @@ def write_report_files(out_dir: str | os.PathLike, writers: dict[str, Callable[[
 
 def json_writer(data) -> Callable[[Path], None]:
     """A writer of ``data`` as strict JSON (see ``plain``)."""
-    return lambda path: path.write_text(json.dumps(plain(data), indent=2, allow_nan=False) + "\n")
+    return lambda path: path.write_text(dumps(data, indent=2) + "\n")
 
 
 def text_writer(text: str) -> Callable[[Path], None]:
     return lambda path: path.write_text(text)
-
-
-def plain(x):
-    """``x`` with numpy scalars, tuples and paths made plain JSON types, and NaN/inf floats None (strict
-    JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {str(k): plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, Path):
-        return str(x)
-    return x
 
 
 def write_image_grid(images, path: Path, cell: float = 0.6) -> None:
