@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 from data_prep.prep import PrepOptions, run_prep  # noqa: E402
 from nesinterp.config import load_config  # noqa: E402
-from nesinterp.losses import REGULARIZERS, LatentDiscriminator, gan_terms, latent_penalty  # noqa: E402
+from nesinterp.losses import REGULARIZERS  # noqa: E402
 from nesinterp.train import Trainer  # noqa: E402
 
 
@@ -48,16 +48,12 @@ def samples_per_second(cfg, run_dir: Path, steps: int, warmup: int = 3) -> float
 def regularizer_ms(kind: str, batch: int, dim: int, device, repeats: int) -> float:
     gen = torch.Generator(device=device).manual_seed(0)
     z = torch.randn(batch, dim, device=device, requires_grad=True)
-    disc = LatentDiscriminator(dim).to(device) if kind == "gan" else None
+    entry = REGULARIZERS[kind]
+    disc = entry.adversary.build(dim).to(device) if entry.adversary else None
 
     def step():
-        prior = torch.randn(batch, dim, generator=gen, device=device)
-        if kind == "gan":
-            logits = disc(torch.cat([z, prior]))
-            enc, d = gan_terms(logits[:batch], logits[batch:])
-            (enc + d).backward()
-        else:
-            latent_penalty(kind, z, prior, None, gen).backward()
+        penalty, disc_loss = entry.terms(z, gen, disc)
+        (penalty if disc_loss is None else penalty + disc_loss).backward()
 
     step()
     sync(device)
@@ -104,8 +100,6 @@ def main() -> None:
         print("| regularizer | batch 64 | batch 256 | batch 1024 |")
         print("|---|---:|---:|---:|")
         for kind in REGULARIZERS:
-            if kind == "none":
-                continue
             cells = [regularizer_ms(kind, b, dim, device, 20 if b < 1024 else 5) for b in (64, 256, 1024)]
             print(f"| {kind} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
 

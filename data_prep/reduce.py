@@ -129,7 +129,6 @@ DRUM_MAP: dict[int, tuple[int, int, int, int]] = {
 }
 DEFAULT_DRUM = (10, 2, 0, 1)
 _DRUM_TABLE = np.array([DRUM_MAP.get(n, DEFAULT_DRUM) for n in range(128)], dtype=np.int64)
-MAX_DRUM_FRAMES = int(_DRUM_TABLE[:, 1].max())
 
 
 class ReduceError(ValueError):

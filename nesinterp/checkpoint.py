@@ -43,12 +43,6 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(_contiguous(tensors), str(tmp))
-    os.replace(tmp, path)
-
-
 def load_tensors(path: Path, device="cpu") -> dict[str, torch.Tensor]:
     """safetensors only: a torch pickle (which could run code) is refused with a clear message."""
     try:

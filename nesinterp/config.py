@@ -15,6 +15,7 @@ from .losses import REGULARIZERS
 from .models import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+REGULARIZER_KINDS = ("none", *REGULARIZERS)  # regularizer.kind: none leaves the codes free
 
 
 class ConfigError(ValueError):
@@ -52,8 +53,8 @@ class RegularizerConfig:
     lr: float = 5e-4  # gan: the latent discriminator's learning rate
 
     def __post_init__(self):
-        if self.kind not in REGULARIZERS:
-            raise ConfigError(f"regularizer.kind must be one of {', '.join(REGULARIZERS)}, not {self.kind!r}")
+        if self.kind not in REGULARIZER_KINDS:
+            raise ConfigError(f"regularizer.kind must be one of {', '.join(REGULARIZER_KINDS)}, not {self.kind!r}")
         if self.weight < 0:
             raise ConfigError("regularizer.weight must not be negative")
 
@@ -184,7 +185,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 
 
 VARIANT_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" +
-                ", ".join(k for k in REGULARIZERS if k != "none") + "), or acai+<regularizer>")
+                ", ".join(REGULARIZERS) + "), or acai+<regularizer>")
 
 
 def variant_overrides(name: str) -> list[str]:
@@ -197,7 +198,7 @@ def variant_overrides(name: str) -> list[str]:
         return ["acai.enabled=false", "regularizer.kind=none"]
     acai = "acai" in parts
     rest = [p for p in parts if p != "acai"]
-    if len(rest) > 1 or (rest and (rest[0] not in REGULARIZERS or rest[0] == "none")) or len(parts) != len(set(parts)):
+    if len(rest) > 1 or (rest and rest[0] not in REGULARIZERS) or len(parts) != len(set(parts)):
         raise ConfigError(f"unknown model {name!r}: use {VARIANT_HELP}")
     return [f"acai.enabled={'true' if acai else 'false'}", f"regularizer.kind={rest[0] if rest else 'none'}"]
 

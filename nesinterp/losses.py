@@ -1,12 +1,16 @@
 """Loss terms: ACAI's critic and autoencoder terms, and the latent regularizers D_Z(Q_Z, N(0, I)).
 
 Each function takes a batch of codes ``z`` of shape (n, d) (and where needed a prior sample) and returns
-a scalar tensor. Formulas and reference values: ../shared/docs/models.md.
+a scalar tensor. ``REGULARIZERS`` names each regularizer once, with what it needs; config validation and
+training read it, so a new regularizer is one function and one entry. Formulas and reference values:
+../shared/docs/models.md.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -160,40 +164,64 @@ def gan_terms(code_logits: torch.Tensor, prior_logits: torch.Tensor) -> tuple[to
     return encoder, disc
 
 
-def gan_discriminator_loss(disc: LatentDiscriminator, z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """BCE(D(z_p), 1) + BCE(D(z_q), 0), with the codes detached from the encoder."""
-    return gan_terms(disc(z.detach()), disc(prior))[1]
+# --- the registry: one entry per regularizer -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Adversary:
+    """A network trained beside the autoencoder to tell codes from prior samples (WAE-GAN)."""
+
+    build: Callable[[int], nn.Module]  # latent size -> a module giving one logit per code
+    terms: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    # (logits of the codes, logits of the prior samples) -> (encoder penalty, its own loss)
+    betas: tuple[float, float] = (0.5, 0.999)  # its Adam betas; its learning rate is regularizer.lr
 
 
-def gan_encoder_penalty(disc: LatentDiscriminator, z: torch.Tensor) -> torch.Tensor:
-    """BCE(D(z_q), 1): the encoder wants its codes taken for prior samples."""
-    logits = disc(z)
-    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+@dataclass(frozen=True)
+class Regularizer:
+    """A latent regularizer D_Z(Q_Z, N(0, I)): its config name, whether it compares the codes with a
+    prior sample, and either a penalty of the codes or an adversary that learns one."""
 
+    name: str
+    summary: str
+    needs_prior: bool = False
+    penalty: Callable[[torch.Tensor, torch.Tensor | None, torch.Generator | None], torch.Tensor] | None = None
+    adversary: Adversary | None = None
 
-REGULARIZERS = ("none", "mmd_imq", "mmd_rbf", "gan", "wwae", "swae", "cwae")
+    def __post_init__(self):
+        if (self.penalty is None) == (self.adversary is None):
+            raise ValueError(f"regularizer {self.name!r} needs exactly one of a penalty and an adversary")
 
+    def terms(self, z: torch.Tensor, generator: torch.Generator | None = None,
+              discriminator: nn.Module | None = None,
+              prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the penalty as it enters the autoencoder loss before its weight, the adversary's loss or None).
 
-def latent_penalty(kind: str, z: torch.Tensor, prior: torch.Tensor | None = None,
-                   discriminator: LatentDiscriminator | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """The regularizer ``kind`` as it enters the autoencoder loss (before its weight)."""
-    if kind == "none":
-        return z.new_zeros(())
-    if kind == "wwae":
-        return gaussian_w2(z)
-    if kind == "cwae":
-        return torch.log(cramer_wold(z).clamp_min(1e-12))
-    if kind == "gan":
+        The prior sample, where one is needed and none is given, is drawn from ``generator`` first (then
+        SWAE's projections), so training consumes random numbers in one fixed order. An adversary sees
+        codes and prior samples in one call; each loss takes its gradient only for its own parameters,
+        so the codes need no detaching.
+        """
+        if self.needs_prior and prior is None:
+            prior = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
+        if self.adversary is None:
+            return self.penalty(z, prior, generator), None
         if discriminator is None:
-            raise ValueError("the gan regularizer needs its latent discriminator")
-        return gan_encoder_penalty(discriminator, z)
-    if prior is None:
-        prior = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-    if kind == "mmd_imq":
-        return imq_mmd(z, prior)
-    if kind == "mmd_rbf":
-        return rbf_mmd(z, prior)
-    if kind == "swae":
-        return sliced_wasserstein(z, prior, generator=generator)
-    raise ValueError(f"unknown regularizer {kind!r} (choose from {', '.join(REGULARIZERS)})")
+            raise ValueError(f"the {self.name} regularizer needs its discriminator")
+        logits = discriminator(torch.cat([z, prior]))
+        return self.adversary.terms(logits[: len(z)], logits[len(z):])
+
+
+REGULARIZERS: dict[str, Regularizer] = {r.name: r for r in (
+    Regularizer("mmd_imq", "WAE-MMD, inverse multiquadratic kernel over 7 scales", needs_prior=True,
+                penalty=lambda z, prior, generator: imq_mmd(z, prior)),
+    Regularizer("mmd_rbf", "WAE-MMD, Gaussian kernel of median-heuristic width", needs_prior=True,
+                penalty=lambda z, prior, generator: rbf_mmd(z, prior)),
+    Regularizer("gan", "WAE-GAN, a latent discriminator", needs_prior=True,
+                adversary=Adversary(LatentDiscriminator, gan_terms)),
+    Regularizer("wwae", "squared W2 between a Gaussian fitted to the codes and N(0, I)",
+                penalty=lambda z, prior, generator: gaussian_w2(z)),
+    Regularizer("swae", "sliced Wasserstein over 50 random directions", needs_prior=True,
+                penalty=lambda z, prior, generator: sliced_wasserstein(z, prior, generator=generator)),
+    Regularizer("cwae", "log of the closed-form Cramer-Wold distance to N(0, I)",
+                penalty=lambda z, prior, generator: torch.log(cramer_wold(z).clamp_min(1e-12))),
+)}

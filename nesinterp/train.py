@@ -30,9 +30,7 @@ from .checkpoint import (
 from .config import Config, ConfigError
 from .data import Representation, ResidentSplit, transpose
 from .jsonio import dumps
-from .losses import (
-    LatentDiscriminator, acai_alpha, acai_autoencoder_term, acai_critic_loss, gan_terms, latent_penalty,
-)
+from .losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
 from .models import Autoencoder, Critic
 
 
@@ -303,11 +301,13 @@ class Trainer:
 
         self.ae = Autoencoder(cfg.model, self.task.channels, self.task.window).to(self.device)
         self.critic = Critic(cfg.model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
-        self.disc = LatentDiscriminator(self.ae.latent_dim).to(self.device) if cfg.regularizer.kind == "gan" else None
+        self.regularizer = REGULARIZERS.get(cfg.regularizer.kind)  # None: regularizer.kind is none
+        adversary = self.regularizer.adversary if self.regularizer else None
+        self.disc = adversary.build(self.ae.latent_dim).to(self.device) if adversary else None
         o = cfg.optim
         self.opt_ae = torch.optim.Adam(self.ae.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.acai.lr, betas=(o.beta1, o.beta2)) if self.critic else None
-        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.regularizer.lr, betas=(0.5, 0.999)) if self.disc else None
+        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.regularizer.lr, betas=adversary.betas) if self.disc else None
 
         self.step = 0
         self.metrics_offset = 0
@@ -410,7 +410,7 @@ class Trainer:
             logs = {"recon": recon}
             if self.critic is not None:
                 view_mix = self.task.critic_view(mix_out)
-                blend = cfg.acai.gamma * x + (1 - cfg.acai.gamma) * self.task.critic_view(out).detach()
+                blend = acai_blend(x, self.task.critic_view(out), cfg.acai.gamma)
                 scores = self.critic_run(torch.cat([view_mix, blend.to(view_mix.dtype)])).float()
                 d_mix, d_blend = scores[:batch], scores[batch:]
                 acai_term = acai_autoencoder_term(d_mix)
@@ -418,20 +418,11 @@ class Trainer:
                 loss_ae = loss_ae + cfg.acai.weight * acai_term
                 logs.update(acai=acai_term, critic=loss_critic)
         z = z.float()
-        kind = cfg.regularizer.kind
-        if kind != "none":
-            prior = None
-            if kind in ("mmd_imq", "mmd_rbf", "swae", "gan"):
-                prior = torch.randn(z.shape, generator=gen, device=self.device)
-            if kind == "gan":
-                # One discriminator call on codes and prior together; each loss takes its gradient
-                # only for its own parameters below, so the codes need no detaching.
-                logits = self.disc_run(torch.cat([z, prior]))
-                reg, loss_disc = gan_terms(logits[:batch], logits[batch:])
+        if self.regularizer is not None:
+            reg, loss_disc = self.regularizer.terms(z, gen, self.disc_run)
+            if loss_disc is not None:
                 loss_disc = cfg.regularizer.weight * loss_disc
                 logs["disc"] = loss_disc
-            else:
-                reg = latent_penalty(kind, z, prior, None, gen)
             loss_ae = loss_ae + cfg.regularizer.weight * reg
             logs["reg"] = reg
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from nesinterp.losses import (
-    LatentDiscriminator, REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend,
-    acai_critic_loss, acai_mix, cramer_wold, gan_discriminator_loss, gaussian_w2,
-    gaussian_w2_between, imq_mmd, latent_penalty, rbf_mmd, sliced_wasserstein,
+    REGULARIZERS, Adversary, LatentDiscriminator, Regularizer, acai_alpha, acai_autoencoder_term, acai_blend,
+    acai_critic_loss, acai_mix, cramer_wold, gan_terms, gaussian_w2, gaussian_w2_between, imq_mmd, rbf_mmd,
+    sliced_wasserstein,
 )
 
 
@@ -125,16 +125,22 @@ def test_cramer_wold_reference_values():
     assert shifted == pytest.approx(0.095, abs=0.01)
 
 
-@pytest.mark.parametrize("kind", [k for k in REGULARIZERS if k != "none"])
+def penalty(kind, z, prior=None, disc=None, generator=None):
+    """The regularizer ``kind`` as it enters the autoencoder loss (before its weight)."""
+    entry = REGULARIZERS[kind]
+    return entry.terms(z, generator, disc if entry.adversary else None, prior)[0]
+
+
+@pytest.mark.parametrize("kind", list(REGULARIZERS))
 def test_regularizers_are_invariant_to_permutation_and_rotation(kind):
     torch.manual_seed(0)
     z, prior = normal(64, 8, 0, shift=0.5), normal(64, 8, 1)
-    disc = LatentDiscriminator(8).double() if kind == "gan" else None
+    disc = REGULARIZERS[kind].adversary.build(8).double() if REGULARIZERS[kind].adversary else None
     perm = torch.randperm(64)
     rot = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))[0]
 
     def value(zz, pp, seed=5):
-        return latent_penalty(kind, zz, pp, disc, torch.Generator().manual_seed(seed)).item()
+        return penalty(kind, zz, pp, disc, torch.Generator().manual_seed(seed)).item()
 
     base = value(z, prior)
     assert value(z[perm], prior[perm.flip(0)]) == pytest.approx(base, rel=1e-9, abs=1e-12)
@@ -143,20 +149,41 @@ def test_regularizers_are_invariant_to_permutation_and_rotation(kind):
     assert value(z @ rot, prior @ rot) == pytest.approx(base, rel=1e-7, abs=1e-10)
 
 
-@pytest.mark.parametrize("kind", REGULARIZERS)
+@pytest.mark.parametrize("kind", list(REGULARIZERS))
 def test_gradients_are_finite(kind):
     z = normal(32, 8, 0).requires_grad_()
     disc = LatentDiscriminator(8).double()
-    value = latent_penalty(kind, z, None, disc, torch.Generator().manual_seed(123))
+    value, disc_loss = REGULARIZERS[kind].terms(z, torch.Generator().manual_seed(123), disc)
     assert value.shape == () and torch.isfinite(value)
-    if kind != "none":
-        value.backward()
-        assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
-    loss = gan_discriminator_loss(disc, z, normal(32, 8, 1))
-    loss.backward()
-    assert all(torch.isfinite(p.grad).all() for p in disc.parameters())
+    value.backward(retain_graph=disc_loss is not None)
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+    if disc_loss is not None:
+        disc.zero_grad()
+        disc_loss.backward(inputs=list(disc.parameters()))
+        assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in disc.parameters())
 
 
-def test_unknown_regularizer_is_refused():
-    with pytest.raises(ValueError, match="unknown regularizer"):
-        latent_penalty("vae", normal(4, 8, 0))
+def test_registry_entries_say_what_they_need():
+    assert list(REGULARIZERS) == ["mmd_imq", "mmd_rbf", "gan", "wwae", "swae", "cwae"]  # config error message order
+    assert {k for k, r in REGULARIZERS.items() if r.needs_prior} == {"mmd_imq", "mmd_rbf", "gan", "swae"}
+    assert [k for k, r in REGULARIZERS.items() if r.adversary] == ["gan"]
+    assert all(r.name == k and r.summary for k, r in REGULARIZERS.items())
+    with pytest.raises(ValueError, match="exactly one"):
+        Regularizer("both", "x", penalty=lambda z, p, g: z.sum(), adversary=Adversary(LatentDiscriminator, gan_terms))
+    with pytest.raises(ValueError, match="needs its discriminator"):
+        REGULARIZERS["gan"].terms(normal(4, 8, 0))
+
+
+def test_a_prior_is_drawn_only_where_needed_and_first():
+    """Training's random stream: the prior sample comes first (then SWAE's projections), and
+    regularizers without a prior draw nothing."""
+    z = normal(16, 8, 0)
+    for kind, entry in REGULARIZERS.items():
+        gen = torch.Generator().manual_seed(7)
+        disc = entry.adversary.build(8).double() if entry.adversary else None
+        drawn = entry.terms(z, gen, disc)[0]
+        expected_gen = torch.Generator().manual_seed(7)
+        if entry.needs_prior:
+            prior = torch.randn(z.shape, generator=expected_gen, dtype=z.dtype)
+            assert drawn.item() == pytest.approx(entry.terms(z, expected_gen, disc, prior)[0].item(), rel=1e-12)
+        assert torch.equal(gen.get_state(), expected_gen.get_state()), kind
