@@ -13,22 +13,21 @@ are written to --out as results.md and results.json. Not part of the test run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nesinterp.bench import VariantRun, train_variants  # noqa: E402
 from nesinterp.config import load_config, variant_overrides  # noqa: E402
 from nesinterp.evaluate import evaluate_run  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
-from nesinterp.train import ensure_trained  # noqa: E402
 
 DEFAULT_CONFIG = {"music": "nesmdb-bundled", "mnist": "mnist"}
 
 
-def run_configs(args) -> list[tuple[str, object, Path]]:
+def run_configs(args) -> list[VariantRun]:
     plan = []
     for name in args.models.split(","):
         overrides = variant_overrides(name) + [
@@ -36,26 +35,8 @@ def run_configs(args) -> list[tuple[str, object, Path]]:
             f"train.sample_every={args.steps}", "train.log_every=50",
         ] + ([f"data.path={args.data}"] if args.data else []) + list(args.set)
         cfg = load_config(args.config or DEFAULT_CONFIG[args.task], overrides)
-        plan.append((name, cfg, Path(args.out) / name.replace("+", "-")))
+        plan.append(VariantRun(name, cfg, Path(args.out) / name.replace("+", "-")))
     return plan
-
-
-def train_all(plan, jobs: int) -> None:
-    if jobs <= 1:
-        for name, cfg, run_dir in plan:
-            print(f"{name}: {'trained' if ensure_trained(cfg, run_dir) else 'already trained'} ({run_dir})",
-                  file=sys.stderr, flush=True)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = [(name, run_dir, pool.submit(ensure_trained, cfg.to_dict(), str(run_dir), threads))
-                   for name, cfg, run_dir in plan]
-        for name, run_dir, future in futures:
-            print(f"{name}: {'trained' if future.result() else 'already trained'} ({run_dir})", file=sys.stderr,
-                  flush=True)
 
 
 VOICES = ("P1", "P2", "TR", "NO")
@@ -138,11 +119,11 @@ def main() -> None:
     args.out = args.out or f"runs/compare-{args.task}"
 
     plan = run_configs(args)
-    train_all(plan, args.jobs)
+    train_variants(plan, args.jobs, log=lambda text: print(text, file=sys.stderr, flush=True))
     rows = []
-    for name, cfg, run_dir in plan:
-        _kind, report, _folder = evaluate_run(run_dir, data=args.data, device=args.device, force=True)
-        rows.append(music_row(name, report) if args.task == "music" else mnist_row(name, report))
+    for run in plan:
+        _kind, report, _folder = evaluate_run(run.run_dir, data=args.data, device=args.device, force=True)
+        rows.append(music_row(run.label, report) if args.task == "music" else mnist_row(run.label, report))
     table = music_table(rows, args) if args.task == "music" else mnist_table(rows, args)
     out = Path(args.out)
     (out / "results.json").write_text(dumps({"task": args.task, "steps": args.steps, "seed": args.seed,

@@ -306,7 +306,7 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
       nesinterp bench lines --models baseline,acai,acai+wwae --samples 16777216 --set train.device=cuda
     """
     from .config import ConfigError, variant_overrides
-    from .evaluate.lines import BenchOptions, bench_lines, markdown_table
+    from .bench import BenchOptions, bench_lines, markdown_table
     from .train import TrainError
 
     names = tuple(m.strip() for m in models.split(",") if m.strip())

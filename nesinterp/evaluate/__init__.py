@@ -1,13 +1,13 @@
-"""Scoring trained models (``nesinterp eval``, ``nesinterp bench``): one module per kind of run -
-``music`` (NES-MDB models on a held-out split), ``lines`` and ``mnist`` (the ACAI image benchmarks).
-Each loads what it needs, calls the pure functions of ``nesinterp.metrics`` and writes a report folder.
+"""Scoring trained models (``nesinterp eval``; ``nesinterp.bench`` scores its runs with it): one module per
+kind of run - ``music`` (NES-MDB models on a held-out split), ``lines`` and ``mnist`` (the ACAI image
+benchmarks). Each loads what it needs, calls the pure functions of ``nesinterp.metrics`` and writes a report folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .lines import bench_lines, evaluate_lines, write_lines_report
+from .lines import evaluate_lines, write_lines_report
 from .mnist import evaluate_mnist
 from .music import VOICES, evaluate_music, held_out_windows, write_music_report
 from .report import EvalError, report_dir
@@ -40,5 +40,5 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     raise EvalError(f"{meta_path}: no evaluation for a {meta.get('task')} model of {cfg.data.kind} data")
 
 
-__all__ = ["VOICES", "EvalError", "bench_lines", "evaluate_lines", "evaluate_mnist", "evaluate_music", "evaluate_run",
+__all__ = ["VOICES", "EvalError", "evaluate_lines", "evaluate_mnist", "evaluate_music", "evaluate_run",
            "held_out_windows", "write_lines_report", "write_music_report"]
