@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
 from nesinterp.score import Field, Score, Voice
 
 from .reduce import (
@@ -59,7 +60,7 @@ SOURCE_PREFIX = "music21:"
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc", ".mid", ".midi", ".mus")
 
 
-class CorpusError(ValueError):
+class CorpusError(NesinterpError):
     """A music21 corpus name or piece that cannot be found or read."""
 
 

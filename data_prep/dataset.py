@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
 from nesinterp.jsonio import dumps
 from nesinterp.score import FRAME_RATE, VOICE_NAMES, Score, Voice
 
@@ -27,7 +28,7 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "valid", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(NesinterpError):
     """A folder that is not a readable nesinterp dataset."""
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
+
 NOTE_OFF, NOTE_ON, POLY_AFTERTOUCH, CONTROL_CHANGE, PROGRAM_CHANGE, CHANNEL_PRESSURE, PITCH_BEND = (
     0x8, 0x9, 0xA, 0xB, 0xC, 0xD, 0xE
 )
@@ -24,7 +26,7 @@ META_TIME_SIGNATURE = 0x58
 DEFAULT_TEMPO = 500000  # microseconds per beat (120 bpm), the SMF default
 
 
-class MidiError(ValueError):
+class MidiError(NesinterpError):
     """Bytes that are not a readable Standard MIDI File, or one past the resource limits."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
 from nesinterp.score import (
     FRAME_RATE, SAMPLE_RATE, Field, Score, Voice, frames_to_samples, length_limit, samples_to_frames, too_long,
 )
@@ -41,7 +42,7 @@ TICKS_PER_BEAT = 22050
 TEMPO = 500000
 
 
-class NesMidiError(ValueError):
+class NesMidiError(NesinterpError):
     """A MIDI file that claims the NES-MDB layout but breaks it."""
 
 

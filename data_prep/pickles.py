@@ -14,13 +14,14 @@ import warnings
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
 from nesinterp.score import FRAME_RATE, Score, ScoreError, frames_to_samples, samples_to_frames
 
 MAX_PICKLE_BYTES = 64 << 20
 """Larger than any NES-MDB pickle by far (the longest song's exprsco is about 300 kB)."""
 
 
-class ScorePickleError(ValueError):
+class ScorePickleError(NesinterpError):
     """A file that is not an NES-MDB score pickle, or one that asks for something it must not."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nesinterp import __version__
+from nesinterp.errors import NesinterpError
 from nesinterp.jsonio import dumps
 from nesinterp.score import DEFAULT_MAX_SECONDS, FRAME_RATE, Score
 
@@ -23,7 +24,7 @@ from .dataset import FORMAT, FORMAT_VERSION, SPLITS, write_split
 from .readers import ReadError, read_score, score_from_bytes
 from .sources import Item, Skip, SourceError, expand_sources, nesmdb_game
 
-class PrepError(ValueError):
+class PrepError(NesinterpError):
     """Prep cannot produce a dataset; the message says why in one line."""
 
 

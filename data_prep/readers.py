@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nesinterp.errors import NesinterpError
 from nesinterp.score import Score, ScoreError, length_limit, too_long
 
 from .midi_file import MidiError, MidiLimits, parse_midi
@@ -20,7 +21,7 @@ MAX_FILE_BYTES = 64 << 20
 MUSIC21_PREFIX = "music21:"
 
 
-class ReadError(ValueError):
+class ReadError(NesinterpError):
     """An input that cannot become a Score; the message says why in one line."""
 
     def __init__(self, message: str):

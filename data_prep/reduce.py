@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nesinterp.errors import NesinterpError
 from nesinterp.score import (
     FRAME_RATE, MAX_VELOCITY, NOTE_RANGE, Field, Score, Voice, length_limit, too_long,
 )
@@ -131,7 +132,7 @@ DEFAULT_DRUM = (10, 2, 0, 1)
 _DRUM_TABLE = np.array([DRUM_MAP.get(n, DEFAULT_DRUM) for n in range(128)], dtype=np.int64)
 
 
-class ReduceError(ValueError):
+class ReduceError(NesinterpError):
     """A MIDI file (or corpus piece) that cannot be reduced to a Score; the message says why."""
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from nesinterp.errors import NesinterpError
+
 from .readers import MAX_FILE_BYTES, MUSIC21_PREFIX, kind_of
 from .pickles import song_name
 
@@ -49,7 +51,7 @@ class Skip:
     reason: str
 
 
-class SourceError(ValueError):
+class SourceError(NesinterpError):
     """A SRC argument that cannot be read at all (missing path, corrupt archive, unknown corpus name)."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import NesinterpError
 from .jsonio import dumps
 from .score import FRAME_RATE, Field, Score
 
@@ -29,7 +30,7 @@ MIN_SOUNDING = 0.5  # share of frames with any voice sounding that makes a windo
 GAP_SECONDS = 0.5  # silence between steps in morph.mid/morph.wav
 
 
-class BlendError(ValueError):
+class BlendError(NesinterpError):
     """A blend that cannot be made; the message says why in one line."""
 
 

@@ -18,6 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .errors import NesinterpError
 from .jsonio import dumps
 
 MODEL_FORMAT = "nesinterp-model"
@@ -25,7 +26,7 @@ MODEL_VERSION = 1
 KEEP_CHECKPOINTS = 2
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NesinterpError):
     """A file or folder that is not a usable nesinterp model or checkpoint."""
 
 

@@ -1,16 +1,20 @@
 """The `nesinterp` command: a thin layer that parses arguments and calls the library.
 
-Errors a user can cause end as one line on stderr and exit status 2, never a traceback.
+Errors a user can cause end as one line on stderr and exit status 2, never a traceback: the library
+raises them as ``NesinterpError`` (or ``OSError`` for files), and ``Commands`` turns both into that
+line for every command in one place.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import click
 
 from . import __version__
+from .errors import NesinterpError
 
 
 def _os_error(exc: OSError) -> str:
@@ -29,7 +33,21 @@ class UserError(click.ClickException):
         click.echo(f"nesinterp: error: {message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group, which reports the errors users cause the same way for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NesinterpError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # output closed early (| head): click's own quiet exit
+                raise
+            raise UserError(_os_error(exc)) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nesinterp")
 def main() -> None:
     """Learn a latent space of NES chiptune music and blend one song into another."""
@@ -59,13 +77,10 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
       nesinterp prep nesmdb24_exprsco.tar.gz -o data/nesmdb
       nesinterp prep my_midis/ music21:bach -o data/mixed
     """
-    from data_prep.prep import PrepError, PrepOptions, run_prep
-    from nesinterp.score import ScoreError, length_limit
+    from data_prep.prep import PrepOptions, run_prep
+    from nesinterp.score import length_limit
 
-    try:
-        max_seconds = length_limit(max_seconds)
-    except ScoreError as exc:
-        raise UserError(str(exc)) from None
+    max_seconds = length_limit(max_seconds)
     options = PrepOptions(
         workers=workers or os.cpu_count() or 1,
         strict=strict,
@@ -74,13 +89,7 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
         test_fraction=test_fraction,
         max_seconds=max_seconds,
     )
-    try:
-        run_prep(list(sources), out, options, progress=not quiet and sys.stderr.isatty(),
-                 summary=not quiet)
-    except PrepError as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(_os_error(exc)) from None
+    run_prep(list(sources), out, options, progress=not quiet and sys.stderr.isatty(), summary=not quiet)
 
 
 @main.command()
@@ -103,8 +112,8 @@ def train(config_name, overrides, data, run_dir, resume, quiet):
       nesinterp train --run-dir runs/nesmdb --resume    # continue a killed run
       torchrun --nproc_per_node 2 -m nesinterp train    # several GPUs or processes
     """
-    from .config import ConfigError, load_config
-    from .train import TrainError, train as run_training
+    from .config import load_config
+    from .train import train as run_training
 
     overrides = list(overrides) + ([f"data.path={data}"] if data else [])
     try:
@@ -121,8 +130,6 @@ def train(config_name, overrides, data, run_dir, resume, quiet):
             cfg = load_config(config_name, overrides)
             run_dir = run_dir or os.path.join("runs", cfg.name)
         last = run_training(cfg, run_dir, resume=resume, progress=not quiet)
-    except (ConfigError, TrainError) as exc:
-        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"interrupted; continue with: nesinterp train --run-dir {run_dir} --resume", err=True)
         sys.exit(130)
@@ -161,7 +168,7 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
       nesinterp blend a.mid b.exprsco.pkl -o out/ --start 10 --start 30 --mode lerp
       nesinterp blend a.mid b.mid -o out/ --whole --model runs/nesmdb
     """
-    from .blend import BlendError, BlendOptions, blend_files
+    from .blend import BlendOptions, blend_files
 
     if len(starts) > 2:
         raise UserError("--start is given once (both songs) or twice (A, then B)")
@@ -171,12 +178,7 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
         raise UserError("--whole blends whole songs; it takes no --start")
     options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
                            start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot)
-    try:
-        result = blend_files(song_a, song_b, out, model, options)
-    except BlendError as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(_os_error(exc)) from None
+    result = blend_files(song_a, song_b, out, model, options)
     for path in result.files:
         click.echo(str(path))
     for warning in result.record.get("warnings", []):
@@ -219,18 +221,10 @@ def render(inputs, out, force, plot, rate, normalize):
       nesinterp render song.mid -o song.wav
       nesinterp render a.mid b.exprsco.pkl -o out/ --plot
     """
-    from data_prep.readers import ReadError
+    from .render import render_files
 
-    from .render import RenderError, render_files
-
-    try:
-        for path in render_files(list(inputs), out, force=force, plot=plot, sample_rate=rate,
-                                 normalize=normalize):
-            click.echo(str(path))
-    except (ReadError, RenderError) as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(_os_error(exc)) from None
+    for path in render_files(list(inputs), out, force=force, plot=plot, sample_rate=rate, normalize=normalize):
+        click.echo(str(path))
 
 
 @main.command("eval")
@@ -257,22 +251,14 @@ def eval_command(run_dir, data, out, split, pairs, steps, seed, device, force):
       nesinterp eval runs/nesmdb --data data/nesmdb
       nesinterp eval runs/lines
     """
-    from data_prep.dataset import DatasetError
-
-    from .checkpoint import CheckpointError
-    from .evaluate import EvalError, evaluate_run
+    from .evaluate import evaluate_run
 
     if device == "auto":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
-                                              device=device, force=force)
-    except (EvalError, CheckpointError, DatasetError) as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(_os_error(exc)) from None
+    _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
+                                          device=device, force=force)
     summary = folder / "summary.md"
     if summary.exists():
         click.echo(summary.read_text(), nl=False)
@@ -305,9 +291,8 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
       nesinterp bench lines --models baseline,acai --samples 262144 --seeds 2
       nesinterp bench lines --models baseline,acai,acai+wwae --samples 16777216 --set train.device=cuda
     """
-    from .config import ConfigError, variant_overrides
     from .bench import BenchOptions, bench_lines, markdown_table
-    from .train import TrainError
+    from .config import variant_overrides
 
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     try:
@@ -316,10 +301,6 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
         options = BenchOptions(models=names, samples=samples, seeds=seeds, evaluations=evaluations, out=out,
                                overrides=tuple(overrides), jobs=jobs)
         results = bench_lines(options, log=lambda text: click.echo(text, err=True))
-    except (ValueError, ConfigError, TrainError) as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(_os_error(exc)) from None
     except KeyboardInterrupt:
         click.echo("interrupted; the same command resumes the unfinished runs", err=True)
         sys.exit(130)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .errors import NesinterpError
 from .losses import REGULARIZERS
 from .models import ModelConfig
 
@@ -18,7 +19,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 REGULARIZER_KINDS = ("none", *REGULARIZERS)  # regularizer.kind: none leaves the codes free
 
 
-class ConfigError(ValueError):
+class ConfigError(NesinterpError):
     """A config file or override that cannot be used; the message names the key."""
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import NesinterpError
+
 __all__ = [
     "IdxError", "read_idx", "load_mnist", "render_lines", "lines_reference", "LinesStream",
     "LINE_SIZE", "LINE_LENGTH", "LINE_WIDTH",
@@ -24,7 +26,7 @@ __all__ = [
 # --- IDX files ----------------------------------------------------------------------------------
 
 
-class IdxError(ValueError):
+class IdxError(NesinterpError):
     """A file that is not a valid IDX file (or not the one expected); the message names it, in one line."""
 
 

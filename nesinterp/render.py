@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import NesinterpError
 from .score import FRAME_RATE, VOICE_NAMES, Score, Voice
 from .synth import DEFAULT_SAMPLE_RATE, render_audio
 
@@ -20,7 +21,7 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 
 
-class RenderError(ValueError):
+class RenderError(NesinterpError):
     """An input or output that cannot be rendered; the message names the file, in one line."""
 
 

@@ -11,6 +11,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from .errors import NesinterpError
+
 FRAME_RATE = 24
 """Frames per second of every Score (NES-MDB's 24 Hz release)."""
 
@@ -77,7 +79,7 @@ def too_long(seconds: float, limit: float) -> str:
             "(raise it with --max-seconds or NESINTERP_MAX_SECONDS)")
 
 
-class ScoreError(ValueError):
+class ScoreError(NesinterpError):
     """A score array that breaks the exprsco layout or value ranges."""
 
 

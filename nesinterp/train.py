@@ -29,12 +29,13 @@ from .checkpoint import (
 )
 from .config import Config, ConfigError
 from .data import Representation, ResidentSplit, transpose
+from .errors import NesinterpError
 from .jsonio import dumps
 from .losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
 from .models import Autoencoder, Critic
 
 
-class TrainError(ValueError):
+class TrainError(NesinterpError):
     """Training cannot start: missing data, an existing run dir, an incompatible checkpoint."""
 
 

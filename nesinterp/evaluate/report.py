@@ -10,10 +10,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import NesinterpError
 from ..jsonio import dumps
 
 
-class EvalError(ValueError):
+class EvalError(NesinterpError):
     """An evaluation that cannot be made or written; the message says why in one line."""
 
 

@@ -1,0 +1,17 @@
+"""The errors a user can cause - a missing or unreadable file, a bad config or option, a run that
+cannot start - all derive from ``NesinterpError``; the command line prints any of them as one line
+``nesinterp: error: ...`` with exit status 2, never a traceback. Each stage defines its own next to the
+code that raises it (``ConfigError`` in config, ``ReadError`` in data_prep.readers, ...).
+
+No imports: data_prep, which never imports torch, uses it too.
+"""
+
+from __future__ import annotations
+
+
+class NesinterpError(ValueError):
+    """A problem with the user's input, files or settings, whose message says what is wrong (and,
+    where it can, what to do). A ValueError, as every such error was before it had a common base."""
+
+
+__all__ = ["NesinterpError"]
