@@ -14,4 +14,9 @@ class NesinterpError(ValueError):
     where it can, what to do). A ValueError, as every such error was before it had a common base."""
 
 
-__all__ = ["NesinterpError"]
+class TrainError(NesinterpError):
+    """Training cannot start or go on: missing data, an existing run dir, an incompatible checkpoint.
+    Here rather than in one module of nesinterp.train, because every module of it raises it."""
+
+
+__all__ = ["NesinterpError", "TrainError"]

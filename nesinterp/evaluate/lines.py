@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from ..images import lines_reference, render_lines
-from ..jsonio import dumps
 from ..metrics.lines import lines_scores
 
 PAIRS, STEPS = 256, 16

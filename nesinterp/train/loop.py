@@ -1,0 +1,256 @@
+"""The training loop: ``Trainer`` (one step, the loop, checkpoints), ``train`` and ``ensure_trained``.
+
+One training step makes one forward pass: the autoencoder encodes a batch, decodes the reconstructions
+and the ACAI mixes together, and the critic sees the decoded mixes and the real/reconstruction blend in
+one call. The autoencoder's, critic's and latent discriminator's gradients are each taken from that
+graph with ``backward(inputs=...)`` before any optimizer steps, so no update can invalidate another's
+graph (the in-place error of several public ACAI ports). Data stays on the device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import latest_checkpoint, load_tensors, optimizer_from_tensors, optimizer_to_tensors, write_checkpoint
+from ..config import Config, config_from_dict
+from ..errors import TrainError
+from ..jsonio import dumps
+from ..losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
+from ..models import Autoencoder, Critic
+from .distributed import distributed_from_env, leave, pick_device, replicated
+from .progress import append_metrics, open_tensorboard, plot_loss_curves, write_samples
+from .rundir import RunLock, is_trained, model_description, prepare_run_dir
+from .tasks import make_task
+
+SHOWN = ("loss", "recon", "acai", "critic", "reg", "accuracy")  # beside the progress bar
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: Path, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.dist = distributed_from_env()
+        self.device = pick_device(cfg.train.device, self.dist)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.use_amp = cfg.train.amp == "bf16" or (cfg.train.amp == "auto" and self.device.type == "cuda")
+        self.progress = progress and self.dist.main and sys.stderr.isatty()
+
+        prepare_run_dir(cfg, self.run_dir, resume, self.dist.main)
+        self.lock = RunLock(self.run_dir) if self.dist.main else None
+        torch.manual_seed(cfg.train.seed)  # same initial weights on every rank
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(cfg.train.seed * 1000003 + self.dist.rank + 1)
+        self.task = make_task(cfg, self.device, self.gen)
+
+        self.ae = Autoencoder(cfg.model, self.task.channels, self.task.window).to(self.device)
+        self.critic = Critic(cfg.model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
+        self.regularizer = REGULARIZERS.get(cfg.regularizer.kind)  # None: regularizer.kind is none
+        adversary = self.regularizer.adversary if self.regularizer else None
+        self.disc = adversary.build(self.ae.latent_dim).to(self.device) if adversary else None
+        o = cfg.optim
+        self.opt_ae = torch.optim.Adam(self.ae.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.acai.lr, betas=(o.beta1, o.beta2)) if self.critic else None
+        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.regularizer.lr, betas=adversary.betas) if self.disc else None
+
+        self.step = 0
+        self.metrics_offset = 0
+        if resume:
+            self._load_checkpoint()
+        # What the step calls: the modules themselves, or their DistributedDataParallel wrappers.
+        self.ae_run = replicated(self.ae, self.dist, self.device)
+        self.critic_run = replicated(self.critic, self.dist, self.device)
+        self.disc_run = replicated(self.disc, self.dist, self.device)
+
+    # --- one step ----------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        cfg, gen = self.cfg, self.gen
+        x, targets = self.task.batch(cfg.train.batch, gen)
+        batch = x.shape[0]
+        alpha = acai_alpha(batch, gen, self.device) if self.critic is not None else None
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.use_amp else nullcontext()
+        with autocast:
+            z, out, mix_out = self.ae_run(x, alpha)
+            recon = self.task.recon_loss(out, targets, x)
+            loss_ae = recon
+            logs = {"recon": recon}
+            if self.critic is not None:
+                view_mix = self.task.critic_view(mix_out)
+                blend = acai_blend(x, self.task.critic_view(out), cfg.acai.gamma)
+                scores = self.critic_run(torch.cat([view_mix, blend.to(view_mix.dtype)])).float()
+                d_mix, d_blend = scores[:batch], scores[batch:]
+                acai_term = acai_autoencoder_term(d_mix)
+                loss_critic = acai_critic_loss(d_mix, alpha, d_blend)
+                loss_ae = loss_ae + cfg.acai.weight * acai_term
+                logs.update(acai=acai_term, critic=loss_critic)
+        z = z.float()
+        if self.regularizer is not None:
+            reg, loss_disc = self.regularizer.terms(z, gen, self.disc_run)
+            if loss_disc is not None:
+                loss_disc = cfg.regularizer.weight * loss_disc
+                logs["disc"] = loss_disc
+            loss_ae = loss_ae + cfg.regularizer.weight * reg
+            logs["reg"] = reg
+
+        # Every gradient from the one graph before any parameter changes.
+        for opt in (self.opt_ae, self.opt_critic, self.opt_disc):
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+        more = self.critic is not None or self.disc is not None
+        torch.autograd.backward(loss_ae, inputs=list(self.ae.parameters()), retain_graph=more)
+        if self.critic is not None:
+            torch.autograd.backward(loss_critic, inputs=list(self.critic.parameters()), retain_graph=self.disc is not None)
+        if self.disc is not None:
+            torch.autograd.backward(loss_disc, inputs=list(self.disc.parameters()))
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.ae.parameters(), cfg.optim.grad_clip)
+        for opt in (self.opt_ae, self.opt_critic, self.opt_disc):
+            if opt is not None:
+                opt.step()
+        logs["loss"] = loss_ae
+        acc = self.task.accuracy(out.detach(), targets)
+        if acc is not None:
+            logs["accuracy"] = acc
+        return logs
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        cfg = self.cfg.train
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
+                   file=sys.stderr, dynamic_ncols=True, desc=self.cfg.name)
+        writer = open_tensorboard(self.run_dir) if self.dist.main else None
+        last = {}
+        window_start, window_steps = time.perf_counter(), 0
+        try:
+            while self.step < cfg.steps:
+                logs = self.train_step()
+                self.step += 1
+                window_steps += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize()
+                    elapsed = time.perf_counter() - window_start
+                    last = {k: round(float(v.detach()), 6) for k, v in logs.items()}
+                    last["samples_per_s"] = round(window_steps * cfg.batch * self.dist.world / max(elapsed, 1e-9), 1)
+                    last["step"] = self.step
+                    self._log(last, writer)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in last.items() if k in SHOWN})
+                    window_start, window_steps = time.perf_counter(), 0
+                if self.step % cfg.sample_every == 0 and self.dist.main:
+                    self.write_samples()
+                if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps) and self.dist.main:
+                    self.evaluate()
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save()
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        if self.dist.main and cfg.steps % cfg.sample_every != 0:
+            self.write_samples()
+        return last
+
+    def _log(self, record: dict, writer) -> None:
+        for key, value in record.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise TrainError(f"training diverged at step {self.step}: {key} is {value} "
+                                 "(lower optim.lr or a loss weight)")
+        if self.dist.main:
+            self.metrics_offset = append_metrics(self.run_dir, record, writer)
+
+    def evaluate(self) -> None:
+        """Benchmark scores of the model now, appended to evaluations.jsonl (tasks that have them)."""
+        evaluate = getattr(self.task, "evaluate", None)
+        scores = evaluate(self.ae) if evaluate is not None else None
+        if scores is None:
+            return
+        with open(self.run_dir / "evaluations.jsonl", "a") as f:
+            f.write(dumps({"step": self.step, **scores}) + "\n")
+
+    def write_samples(self, steps: int = 8) -> None:
+        """An interpolation between two held-out windows, written as NES-MDB MIDI (music) or PNG (images)."""
+        write_samples(self.ae, self.task, self.device, self.run_dir, self.step, steps)
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def save(self) -> None:
+        if not self.dist.main:
+            return
+        tensors, meta = self._state()
+        model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
+        write_checkpoint(self.run_dir, self.step, self.ae.state_dict(), model_meta, tensors, meta)
+        plot_loss_curves(self.run_dir, f"{self.cfg.name}: {self.run_dir.name}")
+
+    def _state(self) -> tuple[dict, dict]:
+        tensors, meta = {}, {"step": self.step, "metrics_offset": self.metrics_offset,
+                             "world": self.dist.world, "optimizers": {}}
+        for name, module in (("critic", self.critic), ("disc", self.disc)):
+            if module is not None:
+                tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+        for name, opt in (("opt_ae", self.opt_ae), ("opt_critic", self.opt_critic), ("opt_disc", self.opt_disc)):
+            if opt is not None:
+                t, plain = optimizer_to_tensors(name, opt)
+                tensors.update(t)
+                meta["optimizers"][name] = plain
+        tensors["rng.generator"] = self.gen.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        return tensors, meta
+
+    def _load_checkpoint(self) -> None:
+        folder = latest_checkpoint(self.run_dir)
+        meta = json.loads((folder / "train_state.json").read_text())
+        if meta.get("world", 1) != self.dist.world:
+            raise TrainError(f"{self.run_dir}: started with {meta.get('world', 1)} processes; resume with the same number")
+        weights = load_tensors(folder / "model.safetensors", self.device)
+        state = load_tensors(folder / "train_state.safetensors", self.device)
+        try:
+            self.ae.load_state_dict(weights)
+            for name, module in (("critic", self.critic), ("disc", self.disc)):
+                if module is not None:
+                    module.load_state_dict({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
+            for name, opt in (("opt_ae", self.opt_ae), ("opt_critic", self.opt_critic), ("opt_disc", self.opt_disc)):
+                if opt is not None:
+                    optimizer_from_tensors(name, opt, state, meta["optimizers"][name])
+        except (RuntimeError, KeyError) as exc:
+            raise TrainError(f"{folder}: checkpoint does not fit this config ({str(exc).splitlines()[0]})") from None
+        self.gen.set_state(state["rng.generator"].cpu())
+        torch.set_rng_state(state["rng.torch"].cpu())
+        self.step = int(meta["step"])
+        self.metrics_offset = int(meta["metrics_offset"])
+        metrics = self.run_dir / "metrics.jsonl"
+        if self.dist.main and metrics.exists():
+            with open(metrics, "r+b") as f:  # drop lines logged after the checkpoint: they will be redone
+                f.truncate(self.metrics_offset)
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train ``cfg`` into ``run_dir`` (or continue it) and return the last logged metrics."""
+    trainer = Trainer(cfg, Path(run_dir), resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        if trainer.lock is not None:
+            trainer.lock.release()
+        leave(trainer.dist)
+
+
+def ensure_trained(cfg: Config | dict, run_dir: str | Path, threads: int = 0) -> bool:
+    """Train ``cfg`` into ``run_dir``, resume it where a checkpoint exists, or do nothing when it is
+    already trained to train.steps (benchmarks rerun cheaply). True when it trained. Picklable for
+    worker processes: ``cfg`` may be a config dict."""
+    cfg = config_from_dict(cfg) if isinstance(cfg, dict) else cfg
+    if is_trained(run_dir, cfg.train.steps):
+        return False
+    if threads:
+        torch.set_num_threads(threads)
+    train(cfg, run_dir, resume=latest_checkpoint(Path(run_dir)) is not None, progress=False)
+    return True

@@ -1,0 +1,124 @@
+"""The run directory: made for a new run or checked for a resumed one (``prepare_run_dir``), locked
+while a process trains it (``RunLock``), described in model.json (``model_description``), and asked
+whether it is trained (``is_trained``). Checkpoints themselves are ``nesinterp.checkpoint``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .. import __version__
+from ..checkpoint import MODEL_FORMAT, MODEL_VERSION, latest_checkpoint
+from ..config import Config, load_config
+from ..errors import TrainError
+
+# What a resumed run may change: when it stops and how it reports, not what it learns.
+RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.sample_every",
+                     "train.eval_every", "train.threads", "train.device"}
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, main: bool = True) -> None:
+    """A new run: create ``run_dir`` (refused if it holds anything) with its config.yaml. A resumed run:
+    require a complete checkpoint and a config that differs from the saved one only in
+    RESUMABLE_CHANGES (then saved). Only the ``main`` process writes."""
+    if resume:
+        if latest_checkpoint(run_dir) is None:
+            raise TrainError(f"{run_dir}: nothing to resume (no complete checkpoint)")
+        saved_path = run_dir / "config.yaml"
+        if saved_path.exists():
+            changed = _changed_keys(load_config(saved_path).to_dict(), cfg.to_dict())
+            fixed = [k for k in changed if k not in RESUMABLE_CHANGES]
+            if fixed:
+                raise TrainError(f"{run_dir}: {fixed[0]} differs from the run's config.yaml; a resumed "
+                                 f"run may change only {', '.join(sorted(RESUMABLE_CHANGES))}")
+            if changed and main:
+                saved_path.write_text(cfg.to_yaml())
+        return
+    if not main:
+        return  # rank 0 owns the run directory
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise TrainError(f"{run_dir}: run directory exists; use --resume to continue it or "
+                         "--run-dir for a new run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(cfg.to_yaml())
+
+
+class RunLock:
+    """``run_dir/.lock`` holding the training process's pid, so two processes never train (and write
+    checkpoints into) the same run at once. A lock whose process has ended is stale and taken over."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        for _attempt in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and holder != os.getpid() and _alive(holder):
+                    raise TrainError(f"{run_dir}: being trained by another process (pid {holder}); wait for it "
+                                     "or stop it first") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            return
+        raise TrainError(f"{run_dir}: could not take the run's lock {self.path}")
+
+    def _holder(self) -> int | None:
+        try:
+            return int(self.path.read_text().strip() or "0") or None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._holder() == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def model_description(cfg: Config, task, latent_dim: int, step: int) -> dict:
+    """model.json: the config and the facts needed to rebuild and use the model without its dataset."""
+    rep = getattr(task, "rep", None)
+    return {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "tool_version": __version__,
+        "task": task.kind,
+        "config": cfg.to_dict(),
+        "channels": task.channels,
+        "window": task.window,
+        "latent_dim": latent_dim,
+        "representation": {"window": rep.window, "expressive": rep.expressive} if rep else None,
+        "step": step,
+        "data": task.dataset_info,
+    }
+
+
+def is_trained(run_dir: str | Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a model trained to at least ``steps``."""
+    meta = Path(run_dir) / "model.json"
+    try:
+        return json.loads(meta.read_text()).get("step", -1) >= steps
+    except (OSError, ValueError):
+        return False
