@@ -1,5 +1,5 @@
 """The shape architecture.md asks for, checked from the source: no import circle among the project's
-modules (function-level imports included)."""
+modules (function-level imports included), and every module short enough to read in one sitting."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("nesinterp", "data_prep")
+MAX_LINES = 400
 
 
 def project_modules() -> dict[str, Path]:
@@ -91,3 +92,8 @@ def test_no_import_circle_among_the_project_modules():
     cycle = import_cycle(graph)
     assert cycle is None, "import circle: " + " -> ".join(cycle)
 
+
+def test_no_module_is_longer_than_one_sitting():
+    long = {str(path.relative_to(ROOT)): n for path in sorted((ROOT / "nesinterp").rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines (give each job its own module): {long}"
