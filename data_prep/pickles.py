@@ -183,12 +183,30 @@ def _dtype_is_safe(array: object) -> bool:
     return isinstance(array, np.ndarray) and array.dtype.kind in "biuf" and not array.dtype.hasobject
 
 
+def _describe_start(data: bytes) -> str:
+    """The first bytes of a file as a person would recognise them, and what the file then seems to be."""
+    if data[:4] == b"MThd":
+        return "'MThd' (it is a MIDI file: name it .mid)"
+    if data[:2] == b"\x1f\x8b":
+        return "bytes 1f 8b (it is gzip-compressed: unpack it first)"
+    try:
+        text = data[:24].decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return repr(text.strip()[:20])
+    return "bytes " + data[:8].hex(" ")
+
+
 def load_score_tuple(data: bytes) -> tuple[float, int, np.ndarray]:
     """Parse the bytes of an exprsco/seprsco pickle into ``(rate, nsamps, array)`` safely."""
     if len(data) > MAX_PICKLE_BYTES:
         raise ScorePickleError(f"{len(data)} bytes is too large for a score pickle")
     if not data:
         raise ScorePickleError("empty file")
+    if data[:1] not in (b"(", b"\x80"):  # MARK (NES-MDB's protocol 0) or PROTO (protocol 2 and later)
+        raise ScorePickleError(f"refused: not a score pickle: it starts with {_describe_start(data)}, where an exprsco/"
+                               "seprsco pickle starts with '(' (protocol 0) or byte 0x80")
     _scan_opcodes(data)
     try:
         with warnings.catch_warnings():

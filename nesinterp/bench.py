@@ -6,6 +6,7 @@ runner (``train_variants``, also behind ``benchmarks/compare_models.py``) and AC
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,11 +47,44 @@ def train_variants(runs: Sequence[VariantRun], jobs: int = 1, log: Callable[[str
     from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+    previous = _sigterm_as_interrupt()
+    try:
         futures = [(run, pool.submit(ensure_trained, run.config.to_dict(), str(run.run_dir), threads)) for run in todo]
         for run, future in futures:
             future.result()
             log(f"{run.label}: trained")
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM) or failed: end the workers too, never leave them training. Each
+        # saves a checkpoint at the step it reached on SIGTERM, so the same command resumes.
+        workers = list(getattr(pool, "_processes", {}).values())
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)  # and no further task starts
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt():
+    """Make SIGTERM raise KeyboardInterrupt in this (main) thread, as Ctrl-C does; the old handler, or
+    None where signals cannot be set here."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        return None
 
 
 # --- the lines benchmark ------------------------------------------------------------------------------

@@ -101,21 +101,35 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
 @click.option("--run-dir", type=click.Path(), default=None,
               help="Where checkpoints and logs go (default: runs/<config name>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Start the run in --run-dir over, removing its checkpoints.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default=None,
+              help="Where to train (sets train.device; default: the config's, auto = cuda when present).")
+@click.option("--threads", type=click.IntRange(min=0), default=None,
+              help="CPU threads (sets train.threads; 0 = the cores not already busy).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train(config_name, overrides, data, run_dir, resume, quiet):
+def train(config_name, overrides, data, run_dir, resume, force, device, threads, quiet):
     """Train an autoencoder (ACAI and/or a latent regularizer) from a config.
+
+    Ctrl-C (or SIGTERM) stops after the step under way and saves a checkpoint there; the same command
+    with --resume continues. A run that failed to start, or stopped before its first checkpoint, is
+    started over by the same command.
 
     \b
     Examples:
       nesinterp train                                   # configs/nesmdb.yaml on data/nesmdb
       nesinterp train --config tiny --data data/tiny --set train.steps=300
-      nesinterp train --run-dir runs/nesmdb --resume    # continue a killed run
+      nesinterp train --run-dir runs/nesmdb --resume    # continue a stopped run
+      nesinterp train --run-dir runs/nesmdb --force     # start it over
       torchrun --nproc_per_node 2 -m nesinterp train    # several GPUs or processes
     """
     from .config import load_config
+    from .train import is_main_process
     from .train import train as run_training
 
-    overrides = list(overrides) + ([f"data.path={data}"] if data else [])
+    if resume and force:
+        raise UserError("--resume continues a run and --force starts it over: give one of them")
+    overrides = list(overrides) + ([f"data.path={data}"] if data else []) + \
+        ([f"train.device={device}"] if device else []) + ([f"train.threads={threads}"] if threads is not None else [])
     try:
         if resume:
             # A run continues with the config it was started with (plus allowed overrides such as
@@ -129,10 +143,13 @@ def train(config_name, overrides, data, run_dir, resume, quiet):
         else:
             cfg = load_config(config_name, overrides)
             run_dir = run_dir or os.path.join("runs", cfg.name)
-        last = run_training(cfg, run_dir, resume=resume, progress=not quiet)
+        last = run_training(cfg, run_dir, resume=resume, progress=not quiet, force=force)
     except KeyboardInterrupt:
-        click.echo(f"interrupted; continue with: nesinterp train --run-dir {run_dir} --resume", err=True)
+        if is_main_process():
+            click.echo(f"interrupted; continue with: nesinterp train --run-dir {run_dir} --resume", err=True)
         sys.exit(130)
+    if not is_main_process():
+        return  # rank 0 reports for every process of a torchrun launch
     if last:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step",))
         click.echo(f"{run_dir}: step {last['step']}: {shown}")

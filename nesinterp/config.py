@@ -76,16 +76,21 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 1000
+    checkpoint_minutes: float = 5.0  # also checkpoint when this long has passed since the last (0 = off)
     sample_every: int = 5000  # interpolations written as MIDI/PNG at these steps
     eval_every: int = 0  # lines: benchmark scores logged to evaluations.jsonl at these steps (0 = off)
     device: str = "auto"  # auto = cuda when present, else cpu
     amp: str = "auto"  # auto = bf16 autocast on cuda, off on cpu; "off" or "bf16"
     recon_loss: str = "ce"  # music: "ce" (per-voice cross-entropy) or "mse" (the seed's squared error)
-    threads: int = 0  # cpu threads, 0 = torch's default
+    threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
 
     def __post_init__(self):
         if self.steps < 0 or self.batch < 2 or self.eval_every < 0:
             raise ConfigError("train.steps and train.eval_every must be >= 0 and train.batch >= 2 (ACAI mixes pairs)")
+        if self.checkpoint_minutes < 0 or self.threads < 0:
+            raise ConfigError("train.checkpoint_minutes and train.threads must be >= 0")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         if self.amp not in ("auto", "off", "bf16"):
             raise ConfigError(f"train.amp must be auto, off or bf16, not {self.amp!r}")
         if self.recon_loss not in ("ce", "mse"):

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Rebuilds the bundled default model (nesinterp/pretrained/) from scratch on NES-MDB's train split and
-# prints its scores on the valid split. About 35 minutes on 2 CPU cores; far less on a GPU.
-#   bash scripts/make_bundled_model.sh [path/to/nesmdb24_exprsco.tar.gz]
+# Rebuilds the bundled default model from scratch on NES-MDB's train split (config nesmdb-bundled, run
+# directory runs/bundled, resumed if it exists) and scores it on the valid split. About 35 minutes on
+# 2 CPU cores; far less on a GPU (add --set train.device=cuda through NESINTERP_TRAIN_ARGS).
+#   bash scripts/make_bundled_model.sh [path/to/nesmdb24_exprsco.tar.gz] [--install]
+# The model is exported to runs/bundled/export/; only --install copies it over the tracked
+# nesinterp/pretrained/ (what `blend` uses without --model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARCHIVE=${1:-../shared/data/nesmdb/nesmdb24_exprsco.tar.gz}
+ARCHIVE=../shared/data/nesmdb/nesmdb24_exprsco.tar.gz
+INSTALL=0
+for arg in "$@"; do
+  case "$arg" in
+    --install) INSTALL=1 ;;
+    *) ARCHIVE=$arg ;;
+  esac
+done
 BIN=.venv/bin
 [ -d data/nesmdb ] || $BIN/nesinterp prep "$ARCHIVE" -o data/nesmdb
-[ -f runs/bundled/latest ] && $BIN/nesinterp train --run-dir runs/bundled --resume \
-  || $BIN/nesinterp train --config nesmdb-bundled --run-dir runs/bundled
-$BIN/python - <<'PY'
-from nesinterp.interpolate import export_model
-
-export_model("runs/bundled", "nesinterp/pretrained")
-PY
+if [ -f runs/bundled/config.yaml ]; then
+  $BIN/nesinterp train --run-dir runs/bundled --resume ${NESINTERP_TRAIN_ARGS:-}
+else
+  $BIN/nesinterp train --config nesmdb-bundled --run-dir runs/bundled ${NESINTERP_TRAIN_ARGS:-}
+fi
+$BIN/python -c 'from nesinterp.interpolate import export_model; export_model("runs/bundled", "runs/bundled/export")'
 # its scores on the valid split, beside the baselines (the README's tables)
-$BIN/nesinterp eval nesinterp/pretrained --data data/nesmdb --pairs 256 -o runs/bundled/eval-valid --force
+$BIN/nesinterp eval runs/bundled/export --data data/nesmdb --pairs 256 -o runs/bundled/eval-valid --force
+if [ "$INSTALL" = 1 ]; then
+  cp runs/bundled/export/model.safetensors runs/bundled/export/model.json nesinterp/pretrained/
+  echo "installed into nesinterp/pretrained/"
+else
+  echo "exported to runs/bundled/export/ (run again with --install to make it the bundled model)"
+fi

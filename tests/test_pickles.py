@@ -100,3 +100,13 @@ def test_written_pickle_reads_like_nesmdb_with_plain_pickle(tmp_path):
     rate, nsamps, array = pickle.loads(path.read_bytes(), encoding="latin1")
     assert rate == 24.0 and int(nsamps / 44100 * 24) == 30 and np.array_equal(array, a)
     assert read_score_pickle(path).name == "x"
+
+
+@pytest.mark.parametrize("content, said", [(b"hello\n", "'hello'"), (b"MThd\x00\x00\x00\x06", "MIDI file"),
+                                           (b"\x1f\x8b\x08\x00", "gzip")])
+def test_a_file_that_is_no_pickle_says_what_it_is_not(tmp_path, cli, content, said):
+    path = tmp_path / "x.exprsco.pkl"
+    path.write_bytes(content)
+    r = cli("render", path, "-o", tmp_path / "x.wav")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "not a score pickle" in r.stderr and said in r.stderr and "opcode" not in r.stderr

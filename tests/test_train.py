@@ -62,7 +62,8 @@ def test_existing_run_dir_and_missing_data_are_refused(tiny_data, tmp_path, cli)
     run.mkdir()
     (run / "something").write_text("x")
     r = cli("train", "--config", "tiny", "--data", tiny_data, "--run-dir", run)
-    assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "not a training run's" in r.stderr and "Traceback" not in r.stderr
+    assert (run / "something").read_text() == "x"  # another's file: never removed
     r = cli("train", "--config", "tiny", "--data", tmp_path / "nothing", "--run-dir", tmp_path / "r2")
     assert r.returncode == 2 and "nesinterp prep" in r.stderr
     r = cli("train", "--config", "tiny", "--run-dir", tmp_path / "r3", "--resume")

@@ -18,14 +18,18 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     """Score a run directory (or model files) with the benchmark of its kind and write the report folder
     (default RUN_DIR/eval). ``data``: the dataset (music: a prepared folder; mnist: the IDX folder),
     default the run config's data.path. Returns (kind, report, out_dir)."""
-    from ..checkpoint import read_model_meta
-    from ..config import config_from_dict
+    from ..checkpoint import CheckpointError, read_model_meta
+    from ..config import ConfigError, config_from_dict
     from ..interpolate import TrainedModel, model_files
 
     run_dir = Path(run_dir)
     _weights, meta_path = model_files(run_dir)
     meta = read_model_meta(meta_path)
-    cfg = config_from_dict(meta["config"])
+    try:
+        cfg = config_from_dict(meta["config"])
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: model description is incomplete or invalid "
+                              f"({exc if not isinstance(exc, KeyError) else f'no {exc} entry'})") from None
     out_dir = report_dir(run_dir, out_dir)
     if meta.get("task") == "music":
         model = TrainedModel.load(run_dir, device=device)

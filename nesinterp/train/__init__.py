@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from ..config import ConfigError
 from ..errors import TrainError
-from .distributed import Distributed, pick_device
+from .distributed import Distributed, default_threads, is_main_process, pick_device
 from .loop import Trainer, ensure_trained, train
 from .rundir import RESUMABLE_CHANGES, RunLock, is_trained, model_description
 from .tasks import ImageTask, MusicTask
 
 __all__ = ["RESUMABLE_CHANGES", "ConfigError", "Distributed", "ImageTask", "MusicTask", "RunLock", "TrainError",
-           "Trainer", "ensure_trained", "is_trained", "model_description", "pick_device", "train"]
+           "Trainer", "default_threads", "ensure_trained", "is_main_process", "is_trained", "model_description",
+           "pick_device", "train"]

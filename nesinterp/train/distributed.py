@@ -47,7 +47,29 @@ def pick_device(setting: str, dist_info: Distributed) -> torch.device:
         if setting == "cuda" and dist_info.world > 1:
             setting = f"cuda:{dist_info.local_rank}"
         torch.cuda.set_device(torch.device(setting))
+    if setting == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainError("train.device is mps but no Apple GPU (MPS) is available")
     return torch.device(setting)
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of a torchrun launch (or not launched by torchrun at all)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def default_threads() -> int:
+    """CPU threads for training when train.threads is 0: the cores this process may use that are not
+    already busy (by the 1-minute load average), at least 1. Two jobs each taking every core of a
+    shared machine run many times slower than each taking its share."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except (AttributeError, OSError):
+        busy = 0
+    return max(1, min(cores, cores - busy))
 
 
 def replicated(module: torch.nn.Module | None, dist_info: Distributed, device: torch.device):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import signal
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,7 +27,7 @@ from ..errors import TrainError
 from ..jsonio import dumps
 from ..losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
 from ..models import Autoencoder, Critic
-from .distributed import distributed_from_env, leave, pick_device, replicated
+from .distributed import default_threads, distributed_from_env, leave, pick_device, replicated
 from .progress import append_metrics, open_tensorboard, plot_loss_curves, write_samples
 from .rundir import RunLock, is_trained, model_description, prepare_run_dir
 from .tasks import make_task
@@ -33,18 +36,40 @@ SHOWN = ("loss", "recon", "acai", "critic", "reg", "accuracy")  # beside the pro
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: Path, resume: bool = False, progress: bool = True):
+    def __init__(self, cfg: Config, run_dir: Path, resume: bool = False, progress: bool = True,
+                 force: bool = False):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.dist = distributed_from_env()
+        self.lock = None
+        created = False
+        if self.dist.main:
+            created = not self.run_dir.exists()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.lock = RunLock(self.run_dir)  # before anything in the run directory is read or changed
+        try:
+            self._setup(cfg, resume, progress, force)
+        except BaseException:
+            # A run that could not start leaves nothing behind that would stop the same command next time.
+            if self.lock is not None:
+                self.lock.release()
+            if created and latest_checkpoint(self.run_dir) is None:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            leave(self.dist)
+            raise
+
+    def _setup(self, cfg: Config, resume: bool, progress: bool, force: bool) -> None:
         self.device = pick_device(cfg.train.device, self.dist)
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
+        self.threads = cfg.train.threads or default_threads()
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
         self.use_amp = cfg.train.amp == "bf16" or (cfg.train.amp == "auto" and self.device.type == "cuda")
         self.progress = progress and self.dist.main and sys.stderr.isatty()
 
-        prepare_run_dir(cfg, self.run_dir, resume, self.dist.main)
-        self.lock = RunLock(self.run_dir) if self.dist.main else None
+        if self.dist.main:
+            resuming = prepare_run_dir(cfg, self.run_dir, resume, True, force)
+        else:
+            resuming = resume and not force and latest_checkpoint(self.run_dir) is not None
         torch.manual_seed(cfg.train.seed)  # same initial weights on every rank
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.train.seed * 1000003 + self.dist.rank + 1)
@@ -62,7 +87,7 @@ class Trainer:
 
         self.step = 0
         self.metrics_offset = 0
-        if resume:
+        if resuming:
             self._load_checkpoint()
         # What the step calls: the modules themselves, or their DistributedDataParallel wrappers.
         self.ae_run = replicated(self.ae, self.dist, self.device)
@@ -130,8 +155,15 @@ class Trainer:
         writer = open_tensorboard(self.run_dir) if self.dist.main else None
         last = {}
         window_start, window_steps = time.perf_counter(), 0
+        saved_at, saved_step = time.monotonic(), self.step
+        stop = _GracefulStop() if self.dist.world == 1 else None
         try:
             while self.step < cfg.steps:
+                if stop is not None and stop.requested:
+                    # Stopped between two steps: keep everything up to here, then stop as asked.
+                    if self.step > 0 and self.step != saved_step:
+                        self.save()
+                    raise KeyboardInterrupt
                 logs = self.train_step()
                 self.step += 1
                 window_steps += 1
@@ -150,9 +182,13 @@ class Trainer:
                     self.write_samples()
                 if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps) and self.dist.main:
                     self.evaluate()
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                due = cfg.checkpoint_minutes > 0 and time.monotonic() - saved_at >= 60 * cfg.checkpoint_minutes
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or due:
                     self.save()
+                    saved_at, saved_step = time.monotonic(), self.step
         finally:
+            if stop is not None:
+                stop.restore()
             bar.close()
             if writer is not None:
                 writer.close()
@@ -232,9 +268,35 @@ class Trainer:
                 f.truncate(self.metrics_offset)
 
 
-def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``cfg`` into ``run_dir`` (or continue it) and return the last logged metrics."""
-    trainer = Trainer(cfg, Path(run_dir), resume=resume, progress=progress)
+class _GracefulStop:
+    """While training one process: the first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the
+    step under way, so it can checkpoint first; a second one stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave the signals alone
+                pass
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          force: bool = False) -> dict:
+    """Train ``cfg`` into ``run_dir`` and return the last logged metrics. ``resume``: continue from the
+    latest checkpoint; ``force``: start the run over. A Ctrl-C or SIGTERM saves a checkpoint at the
+    step reached and raises KeyboardInterrupt; ``resume`` then continues from there."""
+    trainer = Trainer(cfg, Path(run_dir), resume=resume, progress=progress, force=force)
     try:
         return trainer.fit()
     finally:
@@ -251,6 +313,6 @@ def ensure_trained(cfg: Config | dict, run_dir: str | Path, threads: int = 0) ->
     if is_trained(run_dir, cfg.train.steps):
         return False
     if threads:
-        torch.set_num_threads(threads)
-    train(cfg, run_dir, resume=latest_checkpoint(Path(run_dir)) is not None, progress=False)
+        cfg = replace(cfg, train=replace(cfg.train, threads=threads))
+    train(cfg, run_dir, resume=True, progress=False)
     return True

@@ -14,8 +14,8 @@ from ..config import Config, load_config
 from ..errors import TrainError
 
 # What a resumed run may change: when it stops and how it reports, not what it learns.
-RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.sample_every",
-                     "train.eval_every", "train.threads", "train.device"}
+RESUMABLE_CHANGES = {"train.steps", "train.log_every", "train.checkpoint_every", "train.checkpoint_minutes",
+                     "train.sample_every", "train.eval_every", "train.threads", "train.device"}
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -29,30 +29,61 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, main: bool = True) -> None:
-    """A new run: create ``run_dir`` (refused if it holds anything) with its config.yaml. A resumed run:
-    require a complete checkpoint and a config that differs from the saved one only in
-    RESUMABLE_CHANGES (then saved). Only the ``main`` process writes."""
+RUN_FILES = {"config.yaml", "metrics.jsonl", "evaluations.jsonl", "latest", "model.json", "model.safetensors",
+             "loss_curves.png", "checkpoints", "samples", "tensorboard", "eval", ".lock"}
+"""What a run directory holds (the training writes these, ``nesinterp eval`` writes eval/): ``--force``
+and a restart remove only these, and refuse a folder holding anything else."""
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove a run's files from ``run_dir`` (its lock aside), refusing a folder that holds others."""
+    import shutil
+
+    foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_FILES)
+    if foreign:
+        raise TrainError(f"{run_dir}: holds {foreign[0]}, which is not a training run's; choose another --run-dir")
+    for entry in run_dir.iterdir():
+        if entry.name == ".lock":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def prepare_run_dir(cfg: Config, run_dir: Path, resume: bool, main: bool = True, force: bool = False) -> bool:
+    """Make ``run_dir`` ready for the run; True when training continues from a checkpoint. Call it
+    holding the run's lock. Only the ``main`` process writes.
+
+    - ``force``: start the run over: its files are removed first (``clear_run_dir``).
+    - A new run into a folder that holds a run with no checkpoint yet (a start that failed, or was
+      stopped before the first checkpoint) starts that run over: nothing of it could be continued.
+      A folder holding a checkpoint is refused: ``resume`` continues it, ``force`` starts it over.
+    - ``resume``: from the latest checkpoint, with a config that differs from the saved one only in
+      RESUMABLE_CHANGES (then saved); a run with no checkpoint yet starts from step 0 with its config."""
+    checkpoint = latest_checkpoint(run_dir) if run_dir.is_dir() else None
     if resume:
-        if latest_checkpoint(run_dir) is None:
-            raise TrainError(f"{run_dir}: nothing to resume (no complete checkpoint)")
         saved_path = run_dir / "config.yaml"
         if saved_path.exists():
             changed = _changed_keys(load_config(saved_path).to_dict(), cfg.to_dict())
             fixed = [k for k in changed if k not in RESUMABLE_CHANGES]
-            if fixed:
+            if fixed and checkpoint is not None:
                 raise TrainError(f"{run_dir}: {fixed[0]} differs from the run's config.yaml; a resumed "
                                  f"run may change only {', '.join(sorted(RESUMABLE_CHANGES))}")
             if changed and main:
                 saved_path.write_text(cfg.to_yaml())
-        return
+        if checkpoint is not None and not force:
+            return True
     if not main:
-        return  # rank 0 owns the run directory
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise TrainError(f"{run_dir}: run directory exists; use --resume to continue it or "
-                         "--run-dir for a new run")
+        return False  # rank 0 owns the run directory
+    if run_dir.is_dir() and any(p.name != ".lock" for p in run_dir.iterdir()):
+        if checkpoint is not None and not force:
+            raise TrainError(f"{run_dir}: holds a run (checkpoint {checkpoint.name}); use --resume to continue "
+                             "it, --force to start it over, or --run-dir for a new run")
+        clear_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    return False
 
 
 class RunLock:
