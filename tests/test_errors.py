@@ -75,6 +75,12 @@ def test_eval_of_a_model_with_a_bad_config_is_one_line(cli, tmp_path):
     result = cli("eval", model)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("nesinterp: error: ") and "train.batch" in result.stderr
+    assert str(model / "model.json") in result.stderr  # names the file at fault
+    del meta["config"]
+    (model / "model.json").write_text(json.dumps(meta))
+    result = cli("eval", model)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no 'config' entry" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_errors_module_and_data_prep_stay_free_of_torch():
