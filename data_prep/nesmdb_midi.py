@@ -258,6 +258,13 @@ def nesmdb_midi_bytes(score: Score) -> bytes:
 
 
 def write_nesmdb_midi(score: Score, path) -> None:
+    """Write ``score`` to ``path`` as NES-MDB MIDI (tracks p1, p2, tr, no; volume and timbre as control
+    changes), which ``read_score`` reads back exactly.
+
+    Args:
+        score: the Score.
+        path: the .mid file to write (replaced if it exists).
+    """
     from pathlib import Path
 
     Path(path).write_bytes(nesmdb_midi_bytes(score))

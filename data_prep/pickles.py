@@ -279,6 +279,13 @@ def score_to_pickle_bytes(score: Score, kind: str = "exprsco") -> bytes:
 
 
 def write_score_pickle(score: Score, path, kind: str | None = None) -> None:
+    """Write ``score`` as an NES-MDB score pickle (protocol 0, as the released files).
+
+    Args:
+        score: the Score.
+        path: the file to write (replaced if it exists).
+        kind: "exprsco" (notes, velocity, timbre) or "seprsco" (notes only); default from the name.
+    """
     from pathlib import Path
 
     path = Path(path)

@@ -73,7 +73,17 @@ def score_from_bytes(data: bytes, filename: str, source: str = "", max_seconds: 
 
 
 def read_score(path: str | Path, max_seconds: float | None = None) -> Score:
-    """Read one file (or ``music21:<piece>``) into a Score. Raises ReadError with a one-line reason."""
+    """Read one file (or ``music21:<piece>``) into a Score.
+
+    Args:
+        path: NES-MDB MIDI or any MIDI (.mid), an exprsco/seprsco pickle (.exprsco.pkl, .seprsco.pkl), or
+            ``music21:<piece>`` from music21's corpus.
+        max_seconds: the longest song accepted (default 3600 s, or $NESINTERP_MAX_SECONDS).
+    Returns:
+        The Score, named after the file.
+    Raises:
+        ReadError: with a one-line reason naming the file.
+    """
     text = str(path)
     if text.startswith(MUSIC21_PREFIX):
         from .corpus import read_music21

@@ -14,6 +14,7 @@ from .config import Config, ConfigError, config_from_dict
 from .data import Representation
 from .jsonio import dumps
 from .models import Autoencoder
+from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
@@ -94,7 +95,16 @@ class TrainedModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> TrainedModel:
-        """From a run directory, ``model.safetensors``/``model.json``, or (None) the bundled default."""
+        """Load a trained music model.
+
+        Args:
+            path: a run directory, ``model.safetensors`` or ``model.json``; None for the bundled model.
+            device: "cpu" or "cuda".
+        Returns:
+            The TrainedModel.
+        Raises:
+            CheckpointError: the files are missing, unreadable or not a music model.
+        """
         source = Path(path) if path is not None else PRETRAINED
         autoencoder, meta, _cfg = load_autoencoder(source, device, task="music")
         try:
@@ -109,19 +119,84 @@ class TrainedModel:
     def device(self) -> torch.device:
         return next(self.autoencoder.parameters()).device
 
+    # --- Scores and windows ------------------------------------------------------------------------
+    def windows_of(self, music) -> np.ndarray:
+        """uint8 windows (n, window, 4, 3) of ``music``: a Score (cut into consecutive windows, the last
+        padded with silence, as ``blend --whole`` does), a list of Scores (their windows in order), or
+        windows already (n, window, 4, 3) or one (window, 4, 3).
+
+        Raises:
+            ValueError: an array whose frame count is not the model's window (it names the window).
+        """
+        from .data import score_windows
+
+        if isinstance(music, Score):
+            return score_windows(music, self.window)
+        if isinstance(music, (list, tuple)) and music and all(isinstance(m, Score) for m in music):
+            return np.concatenate([score_windows(m, self.window) for m in music])
+        array = np.asarray(music)
+        if array.ndim == 3:
+            array = array[None]
+        if array.ndim != 4 or array.shape[2:] != (4, 3) or array.dtype != np.uint8:
+            raise ValueError(f"expected a Score, a list of Scores or uint8 windows (n, {self.window}, 4, 3), "
+                             f"not {type(music).__name__} {getattr(array, 'shape', '')}")
+        if array.shape[1] != self.window:
+            raise ValueError(f"windows of {array.shape[1]} frames: this model reads windows of {self.window} "
+                             "frames (pass a Score to have it cut into windows)")
+        return array
+
     @torch.no_grad()
-    def encode(self, windows: np.ndarray) -> torch.Tensor:
-        """Codes (n, latent_dim) of uint8 windows (n, window, 4, 3)."""
-        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
+    def encode(self, music) -> torch.Tensor:
+        """Latent codes of ``music``.
+
+        Args:
+            music: a Score, a list of Scores or uint8 windows (see ``windows_of``).
+        Returns:
+            Codes (n, latent_dim), one per window.
+        """
+        w = torch.tensor(self.windows_of(music), dtype=torch.uint8, device=self.device)
         x = self.representation.one_hot(self.representation.targets(w))
         return self.autoencoder.encode(x)
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
-        """uint8 windows (n, window, 4, 3): argmax, or sampled at ``temperature`` with ``seed``."""
+    def decode_windows(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """uint8 windows (n, window, 4, 3) of codes (n, latent_dim): argmax, or sampled at
+        ``temperature`` with ``seed``."""
+        codes = torch.as_tensor(codes, dtype=torch.float32)
         logits = self.autoencoder.decode(codes.to(self.device)).float().cpu()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         return self.representation.decode(logits, temperature=temperature, generator=gen)
+
+    def decode(self, codes, temperature: float = 0.0, seed: int | None = None) -> list[Score]:
+        """One Score per code.
+
+        Args:
+            codes: (n, latent_dim) tensor or array, or one code (latent_dim,).
+            temperature: 0 decodes the most likely notes; above 0 samples them.
+            seed: the sampling seed.
+        Returns:
+            n Scores of ``window`` frames each.
+        """
+        codes = torch.as_tensor(codes, dtype=torch.float32)
+        codes = codes[None] if codes.ndim == 1 else codes
+        return [Score(w, f"decoded-{i}", "nesinterp.decode")
+                for i, w in enumerate(self.decode_windows(codes, temperature, seed))]
+
+    def sample(self, n: int = 1, seed: int = 0, temperature: float = 0.0) -> list[Score]:
+        """``n`` Scores decoded from codes drawn from the prior the latent regularizer pulls the codes
+        towards (a standard normal). A model trained without a regularizer has no such prior, and its
+        samples mean little.
+
+        Args:
+            n: how many.
+            seed: seed of the codes (and of the notes, with ``temperature``).
+            temperature: as in ``decode``.
+        Returns:
+            n Scores of ``window`` frames each.
+        """
+        gen = torch.Generator().manual_seed(seed)
+        codes = torch.randn(n, self.latent_dim, generator=gen)
+        return [s.with_name(f"sample-{i}", "nesinterp.sample") for i, s in enumerate(self.decode(codes, temperature, seed))]
 
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
@@ -130,18 +205,34 @@ class TrainedModel:
         x = rep.one_hot(rep.targets(torch.tensor(np.asarray(windows), dtype=torch.uint8)))
         return rep.decode(x)
 
-    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int, mode: str = "slerp",
-                    temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
-        """``steps`` windows from A to B (counting both endpoints: step 0 reconstructs A, the last B),
-        decoded from codes on the straight (lerp) or great-circle (slerp) path between A's and B's codes.
-        ``a`` and ``b`` are single windows (window, 4, 3) or equally long stacks of them; the result is
-        (steps, n, window, 4, 3) for stacks, (steps, window, 4, 3) for single windows."""
+    def interpolate(self, a, b, steps: int, mode: str = "slerp", temperature: float = 0.0,
+                    seed: int | None = None):
+        """``steps`` points from A to B (both endpoints counted: the first reconstructs A, the last B),
+        decoded from codes on the straight (lerp) or great-circle (slerp) path between their codes.
+
+        Args:
+            a, b: Scores (cut into windows; the shorter repeated from its start to the longer's length, as
+                ``blend --whole`` does), or single windows (window, 4, 3), or equally long stacks of them.
+            steps: at least 2.
+            mode: "slerp" (default, as MusicVAE) or "lerp".
+            temperature, seed: as in ``decode``.
+        Returns:
+            For Scores: a list of ``steps`` Scores, each joining the interpolants of every window pair.
+            For arrays: (steps, n, window, 4, 3) for stacks, (steps, window, 4, 3) for single windows.
+        """
         if steps < 2:
             raise ValueError("steps must be at least 2 (the two endpoints)")
         if mode not in ("slerp", "lerp"):
             raise ValueError(f"mode must be slerp or lerp, not {mode!r}")
-        single = a.ndim == 3
-        a, b = (a[None], b[None]) if single else (a, b)
+        if isinstance(a, Score) and isinstance(b, Score):
+            wa, wb = self.windows_of(a), self.windows_of(b)
+            count = max(len(wa), len(wb))
+            wa, wb = np.resize(wa, (count, *wa.shape[1:])), np.resize(wb, (count, *wb.shape[1:]))
+            path = self.interpolate(wa, wb, steps, mode, temperature, seed)
+            return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.interpolate")
+                    for k, p in enumerate(path)]
+        single = np.ndim(a) == 3
+        a, b = self.windows_of(a), self.windows_of(b)
         za, zb = self.encode(a), self.encode(b)
         t = torch.linspace(0.0, 1.0, steps, device=za.device)
         if mode == "lerp":
@@ -149,11 +240,23 @@ class TrainedModel:
         else:
             paths = torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
         flat = paths.reshape(steps * len(za), -1)
-        out = self.decode(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
+        out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
         return out[:, 0] if single else out
 
-    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
-        return self.decode(self.encode(windows))
+    def reconstruct(self, music):
+        """What the model makes of ``music`` through its code.
+
+        Args:
+            music: a Score, a list of Scores, or uint8 windows.
+        Returns:
+            The same kind: a Score as long as the input (windows joined), a list of them, or windows.
+        """
+        if isinstance(music, Score):
+            joined = self.decode_windows(self.encode(music)).reshape(-1, 4, 3)[: music.frames]
+            return Score(np.ascontiguousarray(joined), music.name, "nesinterp.reconstruct")
+        if isinstance(music, (list, tuple)) and music and all(isinstance(m, Score) for m in music):
+            return [self.reconstruct(m) for m in music]
+        return self.decode_windows(self.encode(music))
 
     def describe(self) -> dict:
         cfg = self.meta.get("config", {})

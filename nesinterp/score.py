@@ -21,6 +21,8 @@ SAMPLE_RATE = 44100
 
 
 class Voice(IntEnum):
+    """The four NES voices in a Score's second axis: pulse 1, pulse 2, triangle, noise."""
+
     P1 = 0
     P2 = 1
     TR = 2
@@ -100,6 +102,33 @@ def frames_to_samples(frames: int) -> int:
 def samples_to_frames(nsamps: int) -> int:
     """NES-MDB's own frame count for a song of ``nsamps`` 44.1 kHz samples."""
     return int(nsamps / SAMPLE_RATE * FRAME_RATE)
+
+
+def note_events(scores) -> tuple[np.ndarray, np.ndarray]:
+    """(onsets, re-attacks), both boolean (..., frames, 4), from scores (..., frames, 4, 3) or notes
+    (..., frames, 4).
+
+    An onset is a frame where a note starts: the voice sounds and either its note differs from the frame
+    before (a new pitch, or a start after silence) or it is a **re-attack**: the same note with the volume
+    rising where it was not rising the frame before, and the note did not start the frame before (a swell
+over several frames, or the ramp of a note's attack, counts once). Notes
+    alone (no velocity) have no re-attacks. The first frame of a window that sounds is an onset."""
+    x = np.asarray(scores)
+    notes = x[..., 0] if x.ndim >= 3 and x.shape[-1] == 3 else x
+    before = np.concatenate([np.zeros_like(notes[..., :1, :]), notes[..., :-1, :]], axis=-2)
+    sounding = notes > 0
+    new = sounding & (notes != before)
+    velocity = x[..., 1] if x.ndim >= 3 and x.shape[-1] == 3 else None
+    if velocity is None:
+        return new, np.zeros_like(new)
+    v = velocity.astype(np.int16)
+    rise = np.zeros_like(new)
+    rise[..., 1:, :] = v[..., 1:, :] > v[..., :-1, :]
+    # a rise continuing the frame before's rise, or the attack of a note that just started, is no re-attack
+    rising_before = np.zeros_like(rise)
+    rising_before[..., 1:, :] = rise[..., :-1, :] | new[..., :-1, :]
+    reattack = sounding & ~new & rise & ~rising_before
+    return new | reattack, reattack
 
 
 def validate_array(array: np.ndarray) -> None:
@@ -184,6 +213,42 @@ class Score:
         array[:, :, Field.VELOCITY] = velocity
         return cls(array, name, source)
 
+    # --- other music libraries (data_prep.interop) ---------------------------------------------
+    @classmethod
+    def from_pretty_midi(cls, pm, name: str = "", source: str = "pretty_midi") -> Score:
+        """A Score from a ``pretty_midi.PrettyMIDI`` (NES-MDB MIDI exactly; any other MIDI reduced to
+        the four voices as ``nesinterp prep`` does)."""
+        from data_prep.interop import score_from_pretty_midi
+
+        return score_from_pretty_midi(pm, name, source)
+
+    def to_pretty_midi(self):
+        """This Score as a ``pretty_midi.PrettyMIDI`` in NES-MDB's MIDI layout (exact round trip)."""
+        from data_prep.interop import score_to_pretty_midi
+
+        return score_to_pretty_midi(self)
+
+    @classmethod
+    def from_music21(cls, stream, name: str = "", source: str = "music21") -> Score:
+        """A Score from a music21 stream: one made by ``to_music21`` part by part (same notes and onsets),
+        any other reduced to the four voices."""
+        from data_prep.interop import score_from_music21
+
+        return score_from_music21(stream, name, source)
+
+    def to_music21(self, title: str | None = None):
+        """This Score as a ``music21.stream.Score``: one part per voice (noise as a percussion part), one
+        note per onset, 120 bpm (a quarter note is 12 frames)."""
+        from data_prep.interop import score_to_music21
+
+        return score_to_music21(self, title)
+
+    def write_musicxml(self, path, title: str | None = None) -> None:
+        """This Score as a MusicXML file for notation programs (see ``to_music21``)."""
+        from data_prep.interop import write_musicxml
+
+        write_musicxml(self, path, title)
+
     # --- views --------------------------------------------------------------------------------
     @property
     def frames(self) -> int:
@@ -209,6 +274,11 @@ class Score:
     @property
     def timbres(self) -> np.ndarray:
         return self.array[:, :, Field.TIMBRE]
+
+    def onsets(self) -> np.ndarray:
+        """Boolean ``(frames, 4)``: where a note starts (a new pitch, a start after silence, or a
+        re-attack of the same pitch); see ``note_events``."""
+        return note_events(self.array)[0]
 
     def voice(self, voice: Voice | int) -> np.ndarray:
         """``(frames, 3)`` (note, velocity, timbre) of one voice."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..score import FRAME_RATE
+from ..score import FRAME_RATE, note_events
 
 VOICES = ("P1", "P2", "TR", "NO")
 
@@ -67,37 +67,6 @@ SCORED = APPLIES & ~np.isin(FEATURES, LEVEL_FEATURES)[None, :]
 
 LEVELS = np.arange(10, 100, 10)  # the reference quantiles that cut the bins: 10 bins of about 10 % each
 OVERLAP_FLOOR = 1e-3  # an overlap of 0 counts as this in the geometric mean (which 0 would end)
-
-
-def _velocity(x: np.ndarray) -> np.ndarray | None:
-    return x[..., 1] if x.ndim >= 3 and x.shape[-1] == 3 else None
-
-
-def note_events(scores) -> tuple[np.ndarray, np.ndarray]:
-    """(onsets, re-attacks), both boolean (..., frames, 4), from scores (..., frames, 4, 3) or notes
-    (..., frames, 4).
-
-    An onset is a frame where a note starts: the voice sounds and either its note differs from the frame
-    before (a new pitch, or a start after silence) or it is a **re-attack**: the same note with the volume
-    rising where it was not rising the frame before, and the note did not start the frame before (a swell
-over several frames, or the ramp of a note's attack, counts once). Notes
-    alone (no velocity) have no re-attacks. The first frame of a window that sounds is an onset."""
-    x = np.asarray(scores)
-    notes = x[..., 0] if x.ndim >= 3 and x.shape[-1] == 3 else x
-    before = np.concatenate([np.zeros_like(notes[..., :1, :]), notes[..., :-1, :]], axis=-2)
-    sounding = notes > 0
-    new = sounding & (notes != before)
-    velocity = _velocity(x)
-    if velocity is None:
-        return new, np.zeros_like(new)
-    v = velocity.astype(np.int16)
-    rise = np.zeros_like(new)
-    rise[..., 1:, :] = v[..., 1:, :] > v[..., :-1, :]
-    # a rise continuing the frame before's rise, or the attack of a note that just started, is no re-attack
-    rising_before = np.zeros_like(rise)
-    rising_before[..., 1:, :] = rise[..., :-1, :] | new[..., :-1, :]
-    reattack = sounding & ~new & rise & ~rising_before
-    return new | reattack, reattack
 
 
 def window_features(scores, fps: float = FRAME_RATE) -> np.ndarray:
