@@ -3,7 +3,7 @@
 Each function takes a batch of codes ``z`` of shape (n, d) (and where needed a prior sample) and returns
 a scalar tensor. ``REGULARIZERS`` names each regularizer once, with what it needs; config validation and
 training read it, so a new regularizer is one function and one entry. Formulas and reference values:
-../shared/docs/models.md.
+docs/models.md.
 """
 
 from __future__ import annotations

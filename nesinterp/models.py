@@ -1,7 +1,7 @@
 """The networks: a 1-D convolutional autoencoder over time for music, the official ACAI 2-D one for
 32x32 images, and critics of the encoders' shape. No I/O here.
 
-Both follow ACAI's design (../shared/docs/models.md): per scale two convolutions with LeakyReLU(0.2)
+Both follow ACAI's design (docs/models.md): per scale two convolutions with LeakyReLU(0.2)
 then 2x average pooling; the decoder mirrors it with nearest-neighbour upsampling; weights drawn with
 std 1 / sqrt((1 + 0.2^2) fan_in); the critic is an encoder whose output is averaged to one scalar.
 """

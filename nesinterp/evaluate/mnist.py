@@ -1,4 +1,4 @@
-"""The MNIST downstream checks of a trained image run (../shared/docs/evaluation.md, section 2): a linear
+"""The MNIST downstream checks of a trained image run (docs/scores.md, section 2): a linear
 probe and k-means clustering on its frozen latents, and a picture of its interpolations, written to
 ``eval/`` beside the run as report.json, summary.md and interpolation_grid.png.
 """
@@ -25,7 +25,7 @@ __all__ = ["EvalError", "PAPER_PROBE_ACCURACY", "REPORT_FILES", "encode_images",
            "interpolation_paths"]
 
 REPORT_FILES = ("report.json", "summary.md", "interpolation_grid.png")
-# The ACAI paper's single-layer classifier at d_z = 32 (../shared/docs/models.md).
+# The ACAI paper's single-layer classifier at d_z = 32 (docs/models.md).
 PAPER_PROBE_ACCURACY = {"acai": 0.9825, "baseline_ae": 0.9490}
 K = 10  # clusters: one per digit
 

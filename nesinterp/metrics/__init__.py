@@ -1,4 +1,4 @@
-"""Objective scores of interpolations (../shared/docs/evaluation.md), one module per benchmark:
+"""Objective scores of interpolations (docs/scores.md), one module per benchmark:
 ``music`` (NES scores, section 3) with ``realism`` (set-level comparison with real windows) and
 ``baselines`` (what a score is worth without a model), ``lines`` (the ACAI lines benchmark, section 1)
 and ``mnist`` (the downstream probe and clustering checks, section 2). Pure functions on arrays; no

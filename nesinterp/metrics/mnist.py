@@ -1,4 +1,4 @@
-"""The MNIST downstream checks of the ACAI paper (../shared/docs/evaluation.md, section 2) on frozen
+"""The MNIST downstream checks of the ACAI paper (docs/scores.md, section 2) on frozen
 latents: a single-layer softmax probe, and k-means on whitened codes scored by Hungarian matching.
 Pure functions on arrays; deterministic given their seed.
 """

@@ -1,4 +1,4 @@
-"""Objective scores of music (../shared/docs/evaluation.md, section 3) on scores (frames, 4, 3) or
+"""Objective scores of music (docs/scores.md, section 3) on scores (frames, 4, 3) or
 note arrays (frames, 4), single windows or stacks of them: how well reconstructions keep what a
 listener hears (onsets, sounding pitch), how an interpolation path moves from A to B, and what each
 step of a blend sounds like. Realism, the set-level comparison with real music, is in ``realism``;
