@@ -15,7 +15,15 @@ from .errors import NesinterpError
 from .losses import REGULARIZERS
 from .models import ModelConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+def _config_dir() -> Path:
+    """The bundled configs: inside the installed package (a wheel ships the repository's configs/ as
+    nesinterp/configs), else the repository's own configs/ (a checkout or an editable install)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "configs"
+    return installed if installed.is_dir() else here.parent / "configs"
+
+
+CONFIG_DIR = _config_dir()
 REGULARIZER_KINDS = ("none", *REGULARIZERS)  # regularizer.kind: none leaves the codes free
 
 
