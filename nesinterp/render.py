@@ -56,11 +56,43 @@ def _write_wav(f, samples: np.ndarray, sample_rate: int) -> None:
         w.writeframes(samples.tobytes())
 
 
+def render_samples(score: Score, sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False) -> np.ndarray:
+    """A Score through the NES synthesizer as the int16 samples a WAV file of it holds."""
+    return pcm16(render_audio(score, _check_rate(sample_rate)), normalize)
+
+
+def write_wav_samples(path, samples: np.ndarray, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Path:
+    """int16 ``samples`` as a mono 16-bit PCM WAV file at ``path`` (written in place, not atomically:
+    for callers that write into a folder of their own, such as blend's temporary folder)."""
+    path = Path(path)
+    _write_wav(str(path), np.asarray(samples, "<i2"), _check_rate(sample_rate))
+    return path
+
+
+class WavStream:
+    """A mono 16-bit WAV file written block by block (``append``), so that a long render (blend's
+    morph.wav) never has to be held whole in memory; the header's length is set on ``close``."""
+
+    def __init__(self, path, sample_rate: int = DEFAULT_SAMPLE_RATE):
+        self.path = Path(path)
+        self.sample_rate = _check_rate(sample_rate)
+        self._wave = wave.open(str(self.path), "wb")
+        self._wave.setnchannels(1)
+        self._wave.setsampwidth(2)
+        self._wave.setframerate(self.sample_rate)
+
+    def append(self, samples: np.ndarray) -> None:
+        self._wave.writeframes(np.asarray(samples, "<i2").tobytes())
+
+    def close(self) -> Path:
+        self._wave.close()
+        return self.path
+
+
 def wav_bytes(score: Score, sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False) -> bytes:
     """A Score as the bytes of a mono 16-bit PCM WAV file rendered by the NES synthesizer."""
-    sample_rate = _check_rate(sample_rate)
     buffer = io.BytesIO()
-    _write_wav(buffer, pcm16(render_audio(score, sample_rate), normalize), sample_rate)
+    _write_wav(buffer, render_samples(score, sample_rate, normalize), _check_rate(sample_rate))
     return buffer.getvalue()
 
 
@@ -154,7 +186,7 @@ def plot_piano_roll(scores: Score | Sequence[Score], path, titles: Sequence[str]
         if voice == Voice.P1:
             for start, score, title in zip(starts, scores, titles):
                 ax.text((start + score.frames / 2) / FRAME_RATE, 1.02, title, transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=8)
+                        ha="center", va="bottom", fontsize=10)
     axes[-1].set_xlabel("seconds" + (" (scores side by side)" if len(scores) > 1 else ""))
     fig.tight_layout()
     path = Path(path)
@@ -195,6 +227,7 @@ def render_files(inputs: Iterable, out, force: bool = False, plot: bool = False,
                  sample_rate: int = DEFAULT_SAMPLE_RATE, normalize: bool = False) -> list[Path]:
     """Render each input (.mid, .exprsco.pkl, .seprsco.pkl, music21:<name>) to a WAV; see
     ``output_paths`` for where. With ``plot`` a piano-roll ``<stem>.png`` goes beside each WAV.
+    Returns every file written, in order: each input's WAV, then its PNG.
 
     Every input is read and every target checked before anything is written, so a bad input or an
     existing WAV (without ``force``) fails the whole command and leaves the disk as it was.
@@ -219,20 +252,24 @@ def render_files(inputs: Iterable, out, force: bool = False, plot: bool = False,
             raise RenderError(f"{source}: {exc}") from None
     folder = targets[0].parent
     folder.mkdir(parents=True, exist_ok=True)
+    written = []
     for score, target in zip(scores, targets):
-        render_wav(score, target, sample_rate, normalize, force=force)
+        written.append(render_wav(score, target, sample_rate, normalize, force=force))
         if plot:
-            plot_piano_roll(score, target.with_suffix(".png"))
-    return targets
+            written.append(plot_piano_roll(score, target.with_suffix(".png")))
+    return written
 
 
 __all__ = [
     "RenderError",
+    "WavStream",
     "pcm16",
     "plot_piano_roll",
     "render_files",
     "render_midi",
+    "render_samples",
     "render_wav",
     "wav_bytes",
+    "write_wav_samples",
     "output_paths",
 ]

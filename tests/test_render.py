@@ -79,8 +79,8 @@ def test_render_files_outputs_and_refusals(tmp_path):
     write_score_pickle(song(), a)
     write_score_pickle(song(velocity=5), b)
     out = render_files([a, b], tmp_path / "out", plot=True, sample_rate=22050)
-    assert [p.name for p in out] == ["a.wav", "b.wav"]
-    assert (tmp_path / "out" / "a.png").exists()
+    assert [p.name for p in out] == ["a.wav", "a.png", "b.wav", "b.png"]  # every file written, in order
+    assert all(p.exists() for p in out)
     assert read_wav(out[0].read_bytes())[0].framerate == 22050
     before = out[0].read_bytes()
     with pytest.raises(RenderError, match="a.wav exists .*--force"):
@@ -133,7 +133,7 @@ def test_cli_renders_a_sample(cli, midi_samples, tmp_path):
     result = cli("render", path, "-o", tmp_path / "out", "--plot", "--rate", "22050")
     assert result.returncode == 0, result.stderr
     wav_path = tmp_path / "out" / (path.stem + ".wav")
-    assert result.stdout.strip() == str(wav_path)
+    assert result.stdout.splitlines() == [str(wav_path), str(wav_path.with_suffix(".png"))]  # every file it writes
     params, samples = read_wav(wav_path.read_bytes())
     assert params.framerate == 22050 and params.nframes == read_score(path).frames * 22050 // 24
     assert np.abs(samples.astype(int)).max() > 1000
@@ -164,3 +164,15 @@ def test_cli_missing_and_bad_inputs_are_one_line_errors(cli, tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("nesinterp: error: ")
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_cli_render_plot_prints_every_file_it_writes(cli, tmp_path):
+    from nesinterp.examples import example_path
+
+    a, b = example_path("overworld"), example_path("dungeon")
+    out = tmp_path / "out"
+    result = cli("render", a, b, "-o", out, "--plot", "--rate", "8000")
+    assert result.returncode == 0, result.stderr
+    expected = [out / "overworld.wav", out / "overworld.png", out / "dungeon.wav", out / "dungeon.png"]
+    assert result.stdout.splitlines() == [str(p) for p in expected]
+    assert sorted(out.iterdir()) == sorted(expected)
