@@ -28,10 +28,18 @@ class ModelConfig:
     latent_dim: int = 64  # conv1d: a flat vector of this size
     latent_channels: int = 16  # acai2d: latent is latent_channels x (32 / 2^scales)^2
     kernel: int = 3
+    # conv1d only (the defaults are the original model):
+    latent_layout: str = "flat"  # "flat": one vector; "temporal": latent_dim numbers as positions x channels
+    block: str = "plain"  # "plain": two convolutions per scale; "residual": dilated (1, 2) residual blocks
+    upsample: str = "nearest"  # decoder: "nearest" (ACAI's) or "learned" (transposed convolution)
 
     def __post_init__(self):
         if self.kind not in ("conv1d", "acai2d"):
             raise ValueError(f"model.kind must be conv1d or acai2d, not {self.kind!r}")
+        for name, allowed in (("latent_layout", ("flat", "temporal")), ("block", ("plain", "residual")),
+                              ("upsample", ("nearest", "learned"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"model.{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("width", "max_width", "scales", "latent_dim", "latent_channels", "kernel"):
             if getattr(self, name) < 1:
                 raise ValueError(f"model.{name} must be at least 1")
@@ -54,8 +62,42 @@ def _act() -> nn.Module:
     return nn.LeakyReLU(SLOPE)
 
 
+class Residual1d(nn.Module):
+    """x + f(x) with f two dilated convolutions (dilation 1 then 2), a 1x1 projection where the width
+    changes; LeakyReLU after the sum."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=2 * (kernel // 2), dilation=2)
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = _act()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.skip(x) + self.conv2(self.act(self.conv1(x))))
+
+
+def _scale_block(cfg: ModelConfig, c_in: int, c_out: int) -> list[nn.Module]:
+    """The convolutions of one scale: ACAI's two plain ones, or a residual dilated block."""
+    pad = cfg.kernel // 2
+    if cfg.block == "residual":
+        return [Residual1d(c_in, c_out, cfg.kernel)]
+    return [nn.Conv1d(c_in, c_in, cfg.kernel, padding=pad), _act(), nn.Conv1d(c_in, c_out, cfg.kernel, padding=pad),
+            _act()]
+
+
+def latent_grid(cfg: ModelConfig, window: int) -> tuple[int, int]:
+    """(channels, positions) of a temporal latent: one position per 2^scales frames."""
+    positions = window >> cfg.scales
+    if cfg.latent_dim % positions:
+        raise ValueError(f"model.latent_dim {cfg.latent_dim} must be a multiple of the {positions} latent "
+                         f"positions (window {window} / 2^scales) for latent_layout temporal")
+    return cfg.latent_dim // positions, positions
+
+
 class Encoder1d(nn.Module):
-    """(B, channels, T) -> (B, out_dim). T must be divisible by 2^scales."""
+    """(B, channels, T) -> (B, out_dim), or (B, C, T / 2^scales) for a temporal latent. T must be divisible
+    by 2^scales."""
 
     def __init__(self, cfg: ModelConfig, in_channels: int, window: int, out_dim: int):
         super().__init__()
@@ -65,15 +107,19 @@ class Encoder1d(nn.Module):
         pad = cfg.kernel // 2
         layers: list[nn.Module] = [nn.Conv1d(in_channels, w[0], 1)]
         for s in range(cfg.scales):
-            layers += [nn.Conv1d(w[s], w[s], cfg.kernel, padding=pad), _act(),
-                       nn.Conv1d(w[s], w[s + 1], cfg.kernel, padding=pad), _act(), nn.AvgPool1d(2)]
+            layers += [*_scale_block(cfg, w[s], w[s + 1]), nn.AvgPool1d(2)]
         layers += [nn.Conv1d(w[-1], w[-1], cfg.kernel, padding=pad), _act()]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(w[-1] * (window >> cfg.scales), out_dim)
+        self.temporal = cfg.latent_layout == "temporal"
+        if self.temporal:
+            self.head = nn.Conv1d(w[-1], latent_grid(cfg, window)[0], 1)
+        else:
+            self.head = nn.Linear(w[-1] * (window >> cfg.scales), out_dim)
         acai_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
+        features = self.features(x)
+        return self.head(features) if self.temporal else self.head(features.flatten(1))
 
 
 class Decoder1d(nn.Module):
@@ -84,17 +130,28 @@ class Decoder1d(nn.Module):
         w = cfg.widths()
         pad = cfg.kernel // 2
         self.start = (w[-1], window >> cfg.scales)
-        self.head = nn.Linear(cfg.latent_dim, w[-1] * self.start[1])
+        if cfg.latent_layout == "temporal":
+            self.grid = latent_grid(cfg, window)
+            self.head = nn.Conv1d(self.grid[0], w[-1], 1)
+        else:
+            self.grid = None
+            self.head = nn.Linear(cfg.latent_dim, w[-1] * self.start[1])
         layers: list[nn.Module] = [_act()]
         for s in reversed(range(cfg.scales)):
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                       nn.Conv1d(w[s + 1], w[s], cfg.kernel, padding=pad), _act(),
-                       nn.Conv1d(w[s], w[s], cfg.kernel, padding=pad), _act()]
+            up = (nn.ConvTranspose1d(w[s + 1], w[s + 1], 2, stride=2) if cfg.upsample == "learned"
+                  else nn.Upsample(scale_factor=2, mode="nearest"))
+            if cfg.block == "residual":
+                layers += [up, Residual1d(w[s + 1], w[s], cfg.kernel)]
+            else:
+                layers += [up, nn.Conv1d(w[s + 1], w[s], cfg.kernel, padding=pad), _act(),
+                           nn.Conv1d(w[s], w[s], cfg.kernel, padding=pad), _act()]
         layers.append(nn.Conv1d(w[0], out_channels, cfg.kernel, padding=pad))
         self.body = nn.Sequential(*layers)
         acai_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.grid is not None:
+            return self.body(self.head(z.reshape(z.shape[0], *self.grid)))
         return self.body(self.head(z).reshape(z.shape[0], *self.start))
 
 
@@ -151,7 +208,8 @@ class Autoencoder(nn.Module):
         if cfg.kind == "conv1d":
             self.encoder = Encoder1d(cfg, channels, window, cfg.latent_dim)
             self.decoder = Decoder1d(cfg, channels, window)
-            self.latent_shape: tuple[int, ...] = (cfg.latent_dim,)
+            self.latent_shape: tuple[int, ...] = (latent_grid(cfg, window) if cfg.latent_layout == "temporal"
+                                                  else (cfg.latent_dim,))
         else:
             side = window >> cfg.scales
             self.encoder = Encoder2d(cfg, channels)
@@ -164,6 +222,16 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x).flatten(1)
+
+    def regularizer_samples(self, z: torch.Tensor) -> torch.Tensor:
+        """What the latent regularizer compares with its prior: the codes (B, d), or for a temporal
+        latent every position of every code (B * positions, channels), so a batch of 64 windows gives
+        hundreds of samples of a few dimensions and the estimate is free of the batch-size bias a
+        64-sample batch of 64-d codes has (WWAE needs samples well above the dimension)."""
+        if self.cfg.kind == "conv1d" and self.cfg.latent_layout == "temporal":
+            channels, positions = self.latent_shape
+            return z.reshape(-1, channels, positions).transpose(1, 2).reshape(-1, channels)
+        return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z.reshape(z.shape[0], *self.latent_shape))

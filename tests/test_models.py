@@ -41,3 +41,43 @@ def test_acai_initialisation_scale():
     fan_in = conv.weight[0].numel()
     assert conv.weight.std().item() == pytest.approx(1 / math.sqrt(1.04 * fan_in), rel=0.05)
     assert torch.all(conv.bias == 0)
+
+
+@pytest.mark.parametrize("layout, block, upsample", [("temporal", "plain", "nearest"), ("flat", "residual", "learned"),
+                                                     ("temporal", "residual", "learned")])
+def test_conv1d_variants_keep_the_code_size_and_the_mix_in_one_pass(layout, block, upsample):
+    cfg = ModelConfig(width=8, max_width=32, scales=3, latent_dim=32, latent_layout=layout, block=block,
+                      upsample=upsample)
+    ae, critic = Autoencoder(cfg, 260, 64), Critic(cfg, 260, 64)
+    x = torch.randn(5, 260, 64)
+    z, rec, mix = ae(x, torch.full((5,), 0.3))
+    assert z.shape == (5, 32) and ae.latent_dim == 32 and rec.shape == mix.shape == x.shape
+    assert torch.allclose(mix, ae.decode(0.3 * z + 0.7 * z.flip(0)), atol=1e-5)
+    assert critic(rec).shape == (5,)
+    samples = ae.regularizer_samples(z)
+    if layout == "temporal":
+        # 8 positions of 4 channels: every position of every window is one sample of the regularizer
+        assert ae.latent_shape == (4, 8) and samples.shape == (40, 4)
+        assert torch.equal(samples[:8], z[0].reshape(4, 8).T)
+    else:
+        assert samples is z
+
+
+def test_temporal_latent_positions_see_their_own_time():
+    """A change late in the window moves the late latent positions, not the first one (no flat linear
+    layer mixes all of time into every number)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=8, max_width=16, scales=3, latent_dim=32, latent_layout="temporal")
+    ae = Autoencoder(cfg, 20, 64).eval()
+    x = torch.randn(1, 20, 64)
+    y = x.clone()
+    y[..., 56:] += 1.0
+    dz = (ae.encode(y) - ae.encode(x)).reshape(4, 8).abs().sum(0)
+    assert dz[0] == 0 and dz[-1] > 0
+
+
+def test_conv1d_options_are_validated():
+    with pytest.raises(ValueError, match="latent_layout"):
+        ModelConfig(latent_layout="grid")
+    with pytest.raises(ValueError, match="multiple of the 8 latent positions"):
+        Autoencoder(ModelConfig(width=8, max_width=16, scales=3, latent_dim=30, latent_layout="temporal"), 20, 64)

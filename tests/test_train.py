@@ -77,7 +77,10 @@ COMBINATIONS = [
     ("ACAI alone", ["acai.enabled=true", "regularizer.kind=none"]),
     ("WWAE alone", ["acai.enabled=false", "regularizer.kind=wwae"]),
 ] + [(f"ACAI + {k}", ["acai.enabled=true", f"regularizer.kind={k}"])
-     for k in ("mmd_imq", "mmd_rbf", "gan", "wwae", "swae", "cwae")]
+     for k in ("mmd_imq", "mmd_rbf", "gan", "wwae", "swae", "cwae")] + [
+    # a temporal latent: the regularizer sees every position as a sample (gan's discriminator included)
+    (f"temporal residual + {k}", ["model.latent_layout=temporal", "model.block=residual", "model.upsample=learned",
+                                  f"regularizer.kind={k}"]) for k in ("gan", "wwae")]
 
 
 @pytest.mark.parametrize("label, overrides", COMBINATIONS, ids=[c[0] for c in COMBINATIONS])

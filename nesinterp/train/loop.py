@@ -79,7 +79,8 @@ class Trainer:
         self.critic = Critic(cfg.model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
         self.regularizer = REGULARIZERS.get(cfg.regularizer.kind)  # None: regularizer.kind is none
         adversary = self.regularizer.adversary if self.regularizer else None
-        self.disc = adversary.build(self.ae.latent_dim).to(self.device) if adversary else None
+        reg_dim = self.ae.regularizer_samples(torch.zeros(1, self.ae.latent_dim)).shape[1]
+        self.disc = adversary.build(reg_dim).to(self.device) if adversary else None
         o = cfg.optim
         self.opt_ae = torch.optim.Adam(self.ae.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.acai.lr, betas=(o.beta1, o.beta2)) if self.critic else None
@@ -117,7 +118,7 @@ class Trainer:
                 logs.update(acai=acai_term, critic=loss_critic)
         z = z.float()
         if self.regularizer is not None:
-            reg, loss_disc = self.regularizer.terms(z, gen, self.disc_run)
+            reg, loss_disc = self.regularizer.terms(self.ae.regularizer_samples(z), gen, self.disc_run)
             if loss_disc is not None:
                 loss_disc = cfg.regularizer.weight * loss_disc
                 logs["disc"] = loss_disc
