@@ -7,6 +7,7 @@ line for every command in one place.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -173,11 +174,16 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--start", "starts", type=float, multiple=True, metavar="SECONDS",
               help="Where the blended window starts: once for both songs, or twice (A, then B).")
 @click.option("--whole", is_flag=True, help="Blend whole songs window by window (the shorter repeats).")
-@click.option("--force", is_flag=True, help="Replace existing files in the output folder.")
+@click.option("--force", is_flag=True, help="Replace existing files in the output folder, and remove those "
+              "an earlier blend wrote there that this one does not.")
 @click.option("--no-wav", is_flag=True, help="MIDI only, no WAV rendering.")
 @click.option("--no-plot", is_flag=True, help="No piano-rolls.png.")
-def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, whole, force, no_wav, no_plot):
-    """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV.
+@click.option("--no-html", is_flag=True, help="No index.html page (nor the pictures it shows).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, whole, force, no_wav, no_plot, no_html,
+          quiet):
+    """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV, and index.html to
+    hear and see them all in a browser.
 
     \b
     Examples:
@@ -194,13 +200,43 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
     if whole and starts:
         raise UserError("--whole blends whole songs; it takes no --start")
     options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
-                           start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot)
-    result = blend_files(song_a, song_b, out, model, options)
+                           start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot,
+                           html=not no_html)
+    with _progress_bar(quiet) as progress:
+        result = blend_files(song_a, song_b, out, model, options, progress)
     for path in result.files:
         click.echo(str(path))
+    if result.removed:
+        click.echo(f"nesinterp: removed {len(result.removed)} files of the earlier blend in {out} "
+                   "that this one does not write", err=True)
     for warning in result.record.get("warnings", []):
         click.echo(f"nesinterp: warning: {warning}", err=True)
     _exit_now()
+
+
+PROGRESS_DELAY_S = 2.0  # a blend shorter than this shows no bar
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool):
+    """A ``progress(done, total)`` that draws a bar on stderr when stderr is a terminal and the work
+    takes longer than PROGRESS_DELAY_S (TQDM_DELAY overrides it, as it would tqdm's own default)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="track", desc="writing", file=sys.stderr, leave=False,
+               delay=float(os.environ.get("TQDM_DELAY", PROGRESS_DELAY_S)))
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 def _exit_now() -> None:
@@ -240,6 +276,7 @@ def render(inputs, out, force, plot, rate, normalize):
     """
     from .render import render_files
 
+    # every file written: each WAV, and its PNG with --plot
     for path in render_files(list(inputs), out, force=force, plot=plot, sample_rate=rate, normalize=normalize):
         click.echo(str(path))
 

@@ -1,7 +1,14 @@
 """`nesinterp blend` and TrainedModel: behaviour, outputs, and the errors users will hit."""
 
+import fcntl
 import json
 import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import wave
 
 import numpy as np
 import pytest
@@ -10,12 +17,21 @@ from safetensors.torch import save_file
 
 from data_prep import read_score
 from data_prep.nesmdb_midi import nesmdb_midi_bytes
-from nesinterp.blend import BlendError, BlendOptions, blend_files, choose_window
+from nesinterp.blend import BlendError, BlendOptions, blend_files, choose_window, step_name
 from nesinterp.examples import compose_dungeon, compose_overworld, example_path
 from nesinterp.interpolate import PRETRAINED, TrainedModel, export_model, slerp
 from nesinterp.score import Score
 
+from .conftest import nesinterp_command
+
 A, B = str(example_path("overworld")), str(example_path("dungeon"))
+
+
+def read_wav(data: bytes):
+    import io
+
+    with wave.open(io.BytesIO(data)) as w:
+        return w.getparams(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +70,16 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     out = tmp_path / "out"
     r = cli("blend", A, B, "--steps", "8", "-o", out, "--model", model_dir)
     assert r.returncode == 0, r.stderr
-    names = sorted(os.listdir(out))
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     steps = [f"step-{k:02d}-of-08" for k in range(8)]
-    expected = sorted([f"{s}.{e}" for s in steps + ["a", "b", "morph"] for e in ("mid", "wav")]
-                      + ["piano-rolls.png", "blend.json"])
-    assert names == expected and names == sorted(names)
+    tracks = ["a-original", "a", "b-original", "b"] + steps
+    expected = sorted([f"{s}.{e}" for s in tracks + ["morph"] for e in ("mid", "wav")]
+                      + [f"pictures/{s}-{p}.png" for s in tracks for p in ("roll", "spectrogram")]
+                      + ["piano-rolls.png", "index.html", "blend.json"])
+    assert names == expected
     record = json.loads((out / "blend.json").read_text())
+    assert sorted(record["files"]) == expected and r.stdout.split() == [str(out / f) for f in record["files"]]
+    assert [t["name"] for t in record["tracks"]] == tracks + ["morph"]
     assert record["inputs"]["a"]["start_s"] == 0.0 and record["model"]["latent_dim"] == 16
     assert len(record["metrics"]["endpoint_distance_a"]) == 8
     # the model carries its training corpus's realism reference, so every step is judged against it
@@ -79,9 +99,18 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     assert step0.frames == 64
     morph = read_score(out / "morph.mid")
     assert morph.frames == 8 * 64 + 7 * 12
-    a_heard = read_score(out / "a.mid")
+    a_heard, a_original = read_score(out / "a.mid"), read_score(out / "a-original.mid")
     assert np.array_equal(a_heard.notes, np.asarray(compose_overworld().notes[:64]))
+    assert np.array_equal(a_original.array, np.asarray(compose_overworld().array[:64]))  # volumes kept
     assert (out / "step-00-of-08.wav").stat().st_size == 44 + 2 * (64 * 44100 // 24)
+    # morph.wav: the steps' own WAVs in a row, half a second of silence between them
+    _, morph_samples = read_wav((out / "morph.wav").read_bytes())
+    step_samples = [read_wav((out / f"{s}.wav").read_bytes())[1] for s in steps]
+    gap = np.zeros(44100 // 2, np.int16)
+    assert np.array_equal(morph_samples, np.concatenate([x for s in step_samples for x in (s, gap)][:-1]))
+    # the inputs are scored like the steps, for the page to show beside them
+    assert set(record["metrics"]["inputs"]) == {"a", "b"} and record["metrics"]["inputs"]["a"]["realism"] > 0
+    assert all(line.startswith("nesinterp: warning: ") for line in r.stderr.splitlines())  # no bar off a terminal
 
 
 def test_blend_of_a_song_with_itself_is_strict_json_and_says_so(model_dir, tmp_path, cli):
@@ -110,11 +139,97 @@ def test_existing_files_need_force_and_force_replaces(model_dir, tmp_path, cli):
     assert r.returncode == 0 and json.loads((out / "blend.json").read_text())["inputs"]["a"]["path"] == B
 
 
+def test_force_removes_the_earlier_blends_files_and_nothing_else(model_dir, tmp_path, cli):
+    out = tmp_path / "out"
+
+    def blend(*args):
+        r = cli("blend", A, B, "-o", out, "--model", model_dir, "--no-wav", "--no-plot", *args)
+        assert r.returncode == 0, r.stderr
+        return r
+
+    blend("--steps", "8")
+    (out / "notes.txt").write_text("mine")  # the user's own file
+    r = blend("--steps", "3", "--force", "--no-html")
+    record = json.loads((out / "blend.json").read_text())
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert left == sorted(record["files"] + ["notes.txt"])
+    # 8 step MIDIs, 12 piano-roll pictures and index.html; their folder went with them
+    assert "removed 21 files of the earlier blend" in r.stderr and not (out / "pictures").exists()
+    blend("--steps", "3", "--force")
+    (out / "pictures" / "mine.png").write_bytes(b"mine")  # a file of the user's in the blend's folder
+    blend("--steps", "2", "--force", "--no-html")
+    assert [p.name for p in (out / "pictures").iterdir()] == ["mine.png"] and (out / "notes.txt").exists()
+
+
+def test_force_follows_only_plain_names_of_a_blend_record(model_dir, tmp_path, cli):
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    out.mkdir()
+    outside.write_text("keep")
+    (out / "keep.mid").write_text("keep")
+    record = {"tool": "nesinterp blend", "files": ["../outside.txt", str(outside), "./keep.mid", "a/../keep.mid"]}
+    (out / "blend.json").write_text(json.dumps(record))
+    r = cli("blend", A, B, "-o", out, "--model", model_dir, "--steps", "2", "--force", "--no-wav", "--no-html")
+    assert r.returncode == 0 and outside.exists() and (out / "keep.mid").exists() and "removed" not in r.stderr
+    (out / "blend.json").write_text(json.dumps({"tool": "something else", "files": ["keep.mid"]}))
+    assert cli("blend", A, B, "-o", out, "--model", model_dir, "--steps", "2", "--force", "--no-wav",
+               "--no-html").returncode == 0
+    assert (out / "keep.mid").exists()
+
+
+def run_on_a_terminal(args, env_extra: dict, tmp_path) -> tuple[int, str, str, int]:
+    """The console script with stderr on a pseudo-terminal: (status, stdout, terminal output, peak
+    resident memory in kB), the memory measured by a parent process that runs only this command."""
+    measure = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stdout); sys.exit(code)")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
+    stdout = tmp_path / "stdout.txt"
+    with open(stdout, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-c", measure, *nesinterp_command(), *map(str, args)], stdout=f,
+                                stderr=slave, stdin=subprocess.DEVNULL, env={**os.environ, **env_extra})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 1 << 16)
+        except OSError:  # the terminal closes when both processes have ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    code = proc.wait(300)
+    lines = stdout.read_text().splitlines()
+    return code, "\n".join(lines[:-1]), b"".join(chunks).decode(errors="replace"), int(lines[-1])
+
+
+def test_many_steps_stream_to_disk_with_progress_and_sorted_names(model_dir, tmp_path):
+    assert step_name(7, 500) == "step-007-of-500" and step_name(0, 8) == "step-00-of-08"
+    assert step_name(99, 100) == "step-099-of-100" and step_name(3, 1000) == "step-0003-of-1000"
+    # A short blend on a terminal shows no bar (TQDM_DELAY stands in for "took more than 2 s")
+    code, _, terminal, small = run_on_a_terminal(
+        ["blend", A, B, "--steps", "8", "-o", tmp_path / "few", "--model", model_dir, "--no-plot"],
+        {"TQDM_DELAY": "600"}, tmp_path)
+    assert code == 0 and "writing" not in terminal
+    code, stdout, terminal, large = run_on_a_terminal(
+        ["blend", A, B, "--steps", "120", "-o", tmp_path / "many", "--model", model_dir, "--no-plot"],
+        {"TQDM_DELAY": "0"}, tmp_path)
+    assert code == 0, terminal
+    assert "writing:" in terminal and "/124" in terminal  # 4 input tracks + 120 steps
+    steps = [line.rsplit("/", 1)[1] for line in stdout.splitlines() if "/step-" in line and line.endswith(".wav")]
+    assert steps == sorted(steps) == [f"step-{k:03d}-of-120.wav" for k in range(120)]
+    # Memory does not grow with the steps: each step's audio is written and dropped (the old code held
+    # the whole morph's audio, several MB per step, at once).
+    assert large - small < 120_000, (small, large)
+    with wave.open(str(tmp_path / "many" / "morph.wav")) as w:
+        assert w.getnframes() == 120 * 64 * 44100 // 24 + 119 * 44100 // 2
+
+
 def test_error_mid_way_leaves_no_partial_files(model_dir, tmp_path, monkeypatch):
     import nesinterp.render as render
 
     calls = {"n": 0}
-    real = render.wav_bytes
+    real = render.write_wav_samples
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -122,7 +237,7 @@ def test_error_mid_way_leaves_no_partial_files(model_dir, tmp_path, monkeypatch)
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(render, "wav_bytes", failing)
+    monkeypatch.setattr(render, "write_wav_samples", failing)
     out = tmp_path / "out"
     with pytest.raises(OSError):
         blend_files(A, B, out, str(model_dir), BlendOptions(steps=4))
