@@ -53,6 +53,7 @@ class BlendOptions:
     wav: bool = True
     plot: bool = True
     html: bool = True
+    musicxml: bool = False  # also each step as MusicXML, for notation programs
     sample_rate: int = 44100
 
 
@@ -135,6 +136,7 @@ def _planned_names(tracks: list[str], options: BlendOptions) -> list[str]:
     if options.html:
         names += [roll_picture(s) for s in tracks] + ([spectrogram_picture(s) for s in tracks] if options.wav else [])
     names += (["piano-rolls.png"] if options.plot else []) + (["index.html"] if options.html else [])
+    names += [f"{s}.musicxml" for s in tracks if s.startswith("step-")] if options.musicxml else []
     return names + ["blend.json"]
 
 
@@ -310,6 +312,11 @@ def _write_all(folder: Path, tracks: list[Track], morph: Score, options: BlendOp
                     if track.step:
                         stream.append(gap)
                     stream.append(samples)  # morph.wav: the steps' own WAVs in a row
+            if options.musicxml and track.role == "step":
+                from data_prep.interop import write_musicxml
+
+                write_musicxml(track.score, folder / f"{track.name}.musicxml", track.title)
+                written.append(folder / f"{track.name}.musicxml")
             if options.html:
                 clock = time.perf_counter()
                 written += write_pictures(folder, track.name, track.score, samples, rate, ranges)

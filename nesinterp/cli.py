@@ -179,9 +179,11 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--no-wav", is_flag=True, help="MIDI only, no WAV rendering.")
 @click.option("--no-plot", is_flag=True, help="No piano-rolls.png.")
 @click.option("--no-html", is_flag=True, help="No index.html page (nor the pictures it shows).")
+@click.option("--musicxml", is_flag=True, help="Also write each step as MusicXML (one part per voice, noise as "
+              "percussion) for notation programs.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, whole, force, no_wav, no_plot, no_html,
-          quiet):
+          musicxml, quiet):
     """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV, and index.html to
     hear and see them all in a browser.
 
@@ -201,7 +203,7 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
         raise UserError("--whole blends whole songs; it takes no --start")
     options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
                            start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot,
-                           html=not no_html)
+                           html=not no_html, musicxml=musicxml)
     with _progress_bar(quiet) as progress:
         result = blend_files(song_a, song_b, out, model, options, progress)
     for path in result.files:

@@ -85,3 +85,22 @@ def test_a_foreign_music21_stream_is_reduced_to_four_voices():
     part = stream.Part([note.Note("C5", quarterLength=1), note.Note("E5", quarterLength=1)])
     score = Score.from_music21(stream.Score([part]))
     assert score.notes[:, 0].max() == 76 and score.frames > 0
+
+
+def test_blend_writes_musicxml_steps_that_music21_reads_with_four_parts(cli, tmp_path):
+    import json
+
+    import music21
+
+    examples = ROOT / "nesinterp" / "examples"
+    out = tmp_path / "out"
+    r = cli("blend", examples / "overworld.mid", examples / "dungeon.mid", "--steps", "3", "-o", out, "--musicxml",
+            "--no-wav", "--no-html", "--no-plot")
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in out.glob("*.musicxml"))
+    assert files == [f"step-0{k}-of-03.musicxml" for k in range(3)]
+    assert set(files) <= set(json.loads((out / "blend.json").read_text())["files"])
+    parsed = music21.converter.parse(str(out / files[1]))
+    assert [p.partName for p in parsed.parts] == ["Pulse 1", "Pulse 2", "Triangle", "Noise"]
+    step = nesinterp.read_score(out / "step-01-of-03.mid")
+    assert np.array_equal(Score.from_music21(parsed).notes, step.notes)
