@@ -294,9 +294,11 @@ def render(inputs, out, force, plot, rate, normalize):
 @click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True,
               help="Music: steps per interpolation, both endpoints included.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing pairs.")
+@click.option("--mode", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+              help="Music: the interpolation path (slerp, as blend's default, or lerp, the critic's).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda when present), cpu or cuda.")
 @click.option("--force", is_flag=True, help="Replace an existing report.")
-def eval_command(run_dir, data, out, split, pairs, steps, seed, device, force):
+def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, device, force):
     """Score a trained model with the benchmark of its kind and write a report folder: report.json,
     summary.md and PNG plots. Music: reconstruction, endpoint curves, smoothness, realism and pitch-class
     morph beside the data-space crossfade; lines: Mean Distance and Smoothness; MNIST: linear probe and
@@ -314,7 +316,7 @@ def eval_command(run_dir, data, out, split, pairs, steps, seed, device, force):
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
-                                          device=device, force=force)
+                                          device=device, force=force, mode=mode)
     summary = folder / "summary.md"
     if summary.exists():
         click.echo(summary.read_text(), nl=False)

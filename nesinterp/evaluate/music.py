@@ -93,7 +93,7 @@ def _curve_band(curves: np.ndarray) -> dict:
 
 
 def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, corpus,
-                 corpus_limit: int) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+                 corpus_limit: int, mode: str = "slerp") -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """The report of ``evaluate_music``, the latent paths (steps, pairs, T, 4, 3) and the song of each
     path's A and B (for the pictures)."""
     if len(split) < 2:
@@ -125,7 +125,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
     rng = np.random.default_rng(seed)
     a_idx = rng.integers(0, len(windows), pairs)
     b_idx = np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
-    latent = model.interpolate(windows[a_idx], windows[b_idx], steps)  # (steps, pairs, T, 4, 3)
+    latent = model.interpolate(windows[a_idx], windows[b_idx], steps, mode)  # (steps, pairs, T, 4, 3)
     fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
                     axis=1)
 
@@ -163,13 +163,13 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
 
 def evaluate_music(model, split, pairs: int = 64, steps: int = 8, seed: int = 0, batch: int = 256,
-                   corpus=None, corpus_limit: int = CORPUS_WINDOWS) -> dict:
+                   corpus=None, corpus_limit: int = CORPUS_WINDOWS, mode: str = "slerp") -> dict:
     """Score ``model`` on every window of ``split`` beside the baselines, and ``pairs`` interpolations
     between windows of different songs beside the crossfade (the module docstring has the layout).
 
     Realism is judged against ``corpus`` (a Split, typically the train split; at most ``corpus_limit``
     of its windows, evenly spaced) or, without one, against ``split`` itself."""
-    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit)[0]
+    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit, mode)[0]
 
 
 # --- the report folder -------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def _summary_markdown(report: dict) -> str:
     lines += [
         "",
         f"Interpolation: {interp['pairs']} pairs of windows from different songs, {interp['steps']} steps each "
-        "(endpoints included); realism of the inner steps.",
+        f"(endpoints included, {args.get('interpolation_mode', 'slerp')}); realism of the inner steps.",
         "",
         "| inner steps | latent | crossfade |",
         "|---|---:|---:|",
@@ -289,7 +289,7 @@ def _summary_markdown(report: dict) -> str:
 
 
 def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs: int = 64, steps: int = 8,
-                       seed: int = 0, force: bool = False) -> dict:
+                       seed: int = 0, force: bool = False, mode: str = "slerp") -> dict:
     """Score ``model`` on ``split`` of the dataset at ``dataset_dir`` (realism against its train split)
     and write report.json, summary.md, endpoint_curves.png and interpolations.png into ``out_dir``.
 
@@ -302,12 +302,12 @@ def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs:
     dataset = Dataset(dataset_dir)
     held_out = dataset.split(split)
     corpus = dataset.split("train") if "train" in dataset.splits else None
-    scores, latent, song_a, song_b = _score_music(model, held_out, pairs, steps, seed, 256, corpus, CORPUS_WINDOWS)
+    scores, latent, song_a, song_b = _score_music(model, held_out, pairs, steps, seed, 256, corpus, CORPUS_WINDOWS, mode)
     report = {
         "tool": "nesinterp eval",
         "model": model.describe(),
         "arguments": {"dataset": str(dataset_dir), "split": split, "pairs": pairs, "steps": steps, "seed": seed,
-                      "interpolation_mode": "slerp", "corpus_split": corpus.name if corpus is not None else None},
+                      "interpolation_mode": mode, "corpus_split": corpus.name if corpus is not None else None},
         **scores,
         "files": list(REPORT_FILES),
     }
