@@ -240,3 +240,15 @@ def test_a_run_being_trained_cannot_be_trained_by_a_second_process(tmp_path):
     assert (run_dir / ".lock").read_text().strip() == str(os.getpid())
     lock.release()
     assert not (run_dir / ".lock").exists()
+
+
+def test_measuring_the_acai_gradient_share_changes_no_update(tiny_data, tmp_path):
+    cfg = load_config("tiny", [f"data.path={tiny_data}", *FAST])
+    runs = [Trainer(cfg, tmp_path / name, progress=False) for name in ("measured", "plain")]
+    logs = runs[0].train_step(measure=True)
+    assert "acai_grad_share" not in runs[1].train_step(measure=False)
+    assert 0 <= float(logs["acai_grad_share"]) <= 1
+    for a, b in zip(runs[0].ae.parameters(), runs[1].ae.parameters()):
+        assert torch.equal(a, b)
+    for run in runs:
+        run.lock.release()

@@ -96,7 +96,10 @@ class Trainer:
         self.disc_run = replicated(self.disc, self.dist, self.device)
 
     # --- one step ----------------------------------------------------------------------------------
-    def train_step(self) -> dict:
+    def train_step(self, measure: bool = False) -> dict:
+        """One step; ``measure``: also log ``acai_grad_share``, the weighted ACAI term's share of the
+        decoder's gradient norm beside reconstruction's (one process only; costs two extra backward
+        passes, so the loop asks for it on logged steps only). Measuring changes no update."""
         cfg, gen = self.cfg, self.gen
         x, targets = self.task.batch(cfg.train.batch, gen)
         batch = x.shape[0]
@@ -116,6 +119,8 @@ class Trainer:
                 loss_critic = acai_critic_loss(d_mix, alpha, d_blend)
                 loss_ae = loss_ae + cfg.acai.weight * acai_term
                 logs.update(acai=acai_term, critic=loss_critic)
+                if measure and self.dist.world == 1:
+                    logs["acai_grad_share"] = self._gradient_share(recon, cfg.acai.weight * acai_term)
         z = z.float()
         if self.regularizer is not None:
             reg, loss_disc = self.regularizer.terms(self.ae.regularizer_samples(z), gen, self.disc_run)
@@ -146,6 +151,18 @@ class Trainer:
             logs["accuracy"] = acc
         return logs
 
+    def _gradient_share(self, recon: torch.Tensor, acai: torch.Tensor) -> torch.Tensor:
+        """|grad acai| / (|grad recon| + |grad acai|) over the decoder's parameters: about 0 when the
+        critic's term barely moves the decoder, 0.5 when both pull as hard."""
+        params = list(self.ae.decoder.parameters())
+
+        def norm(loss):
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            return torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None))
+
+        n_recon, n_acai = norm(recon), norm(acai)
+        return (n_acai / (n_recon + n_acai).clamp_min(1e-12)).detach()
+
     # --- the loop ----------------------------------------------------------------------------------
     def fit(self) -> dict:
         cfg = self.cfg.train
@@ -165,7 +182,7 @@ class Trainer:
                     if self.step > 0 and self.step != saved_step:
                         self.save()
                     raise KeyboardInterrupt
-                logs = self.train_step()
+                logs = self.train_step(measure=(self.step + 1) % cfg.log_every == 0 or self.step + 1 == cfg.steps)
                 self.step += 1
                 window_steps += 1
                 bar.update(1)
