@@ -119,15 +119,6 @@ def _sounding_share(array: np.ndarray) -> float:
     return float(np.mean(array[:, :, Field.NOTE].any(axis=1))) if len(array) else 0.0
 
 
-def whole_windows(a: Score, b: Score, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both songs as stacks of consecutive windows of equal count; the shorter song is repeated."""
-    from .data import score_windows
-
-    wa, wb = score_windows(a, window), score_windows(b, window)
-    n = max(len(wa), len(wb))
-    return np.resize(wa, (n, *wa.shape[1:])), np.resize(wb, (n, *wb.shape[1:]))
-
-
 def _planned_names(tracks: list[str], options: BlendOptions) -> list[str]:
     from .page import roll_picture, spectrogram_picture
 
@@ -193,7 +184,9 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
             raise BlendError(str(exc)) from None
     window = model.window
     if options.whole:
-        wa, wb = whole_windows(score_a, score_b, window)
+        from .data import paired_windows
+
+        wa, wb = paired_windows(score_a, score_b, window)
         first_a = first_b = 0
     else:
         wa, first_a = choose_window(score_a, window, options.start_a, f"{a_path}")

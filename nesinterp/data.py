@@ -200,3 +200,11 @@ def score_windows(score: Score, window: int, hop: int | None = None) -> np.ndarr
     timbre_fill = padded[score.frames - 1, :, Field.TIMBRE] if score.frames else 0
     padded[score.frames :, :, Field.TIMBRE] = timbre_fill
     return np.stack([padded[i * hop : i * hop + window] for i in range(count)])
+
+
+def paired_windows(a: Score, b: Score, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both songs as stacks of consecutive windows of equal count; the shorter song is repeated from its
+    start (what ``blend --whole`` and ``TrainedModel.interpolate`` of two Scores pair up)."""
+    wa, wb = score_windows(a, window), score_windows(b, window)
+    n = max(len(wa), len(wb))
+    return np.resize(wa, (n, *wa.shape[1:])), np.resize(wb, (n, *wb.shape[1:]))

@@ -225,10 +225,9 @@ class TrainedModel:
         if mode not in ("slerp", "lerp"):
             raise ValueError(f"mode must be slerp or lerp, not {mode!r}")
         if isinstance(a, Score) and isinstance(b, Score):
-            wa, wb = self.windows_of(a), self.windows_of(b)
-            count = max(len(wa), len(wb))
-            wa, wb = np.resize(wa, (count, *wa.shape[1:])), np.resize(wb, (count, *wb.shape[1:]))
-            path = self.interpolate(wa, wb, steps, mode, temperature, seed)
+            from .data import paired_windows
+
+            path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed)
             return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.interpolate")
                     for k, p in enumerate(path)]
         single = np.ndim(a) == 3

@@ -29,6 +29,12 @@ def plain(x):
     return x
 
 
+def rounded(x, digits: int = 4) -> float | None:
+    """A number for JSON: rounded to ``digits``, None where it is not a finite number."""
+    x = float(x)
+    return round(x, digits) if math.isfinite(x) else None
+
+
 def dumps(data, **kwargs) -> str:
     """``data`` as strict JSON text (``json.dumps`` arguments pass through)."""
     return json.dumps(plain(data), allow_nan=False, **kwargs)

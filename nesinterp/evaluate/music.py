@@ -16,7 +16,6 @@ scores of ``latent`` and ``crossfade``. Numbers that are undefined are null.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from ..metrics import (
 )
 from ..metrics.music import pitch_class_morph
 from ..metrics.realism import RealismReference, realism
-from ..jsonio import plain
+from ..jsonio import plain, rounded
 from .report import EvalError, check_writable, json_writer, text_writer, write_report_files
 
 VOICES = ("P1", "P2", "TR", "NO")
@@ -79,17 +78,12 @@ def corpus_realism_reference(split, window: int, limit: int = CORPUS_WINDOWS) ->
     return RealismReference.from_windows(reference)
 
 
-def _round(x, digits: int = 4):
-    """A float for JSON: rounded, and None where it is not a number."""
-    x = float(x)
-    return round(x, digits) if math.isfinite(x) else None
-
 
 def _curve_band(curves: np.ndarray) -> dict:
     """Mean and quartiles over paths of per-step curves (paths, steps)."""
-    return {"mean": [_round(v) for v in curves.mean(axis=0)],
-            "p25": [_round(v) for v in np.percentile(curves, 25, axis=0)],
-            "p75": [_round(v) for v in np.percentile(curves, 75, axis=0)]}
+    return {"mean": [rounded(v) for v in curves.mean(axis=0)],
+            "p25": [rounded(v) for v in np.percentile(curves, 25, axis=0)],
+            "p75": [rounded(v) for v in np.percentile(curves, 75, axis=0)]}
 
 
 def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, corpus,
@@ -134,9 +128,9 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
         smooth = np.array([step_smoothness(p) for p in paths])
         curves = [endpoint_curves(p) for p in paths]
         return {"monotonicity_violations": round(float(np.mean([monotonicity_violations(p) for p in paths])), 3),
-                "step_smoothness": _round(np.nanmean(smooth)) if not np.all(np.isnan(smooth)) else None,
+                "step_smoothness": rounded(np.nanmean(smooth)) if not np.all(np.isnan(smooth)) else None,
                 "realism": realism(stack[1:-1].reshape(-1, *stack.shape[2:]), reference)["score"],
-                "pitch_class_morph": _round(pitch_class_morph(stack)[1:-1].mean()) if steps > 2 else None,
+                "pitch_class_morph": rounded(pitch_class_morph(stack)[1:-1].mean()) if steps > 2 else None,
                 "endpoint_distance_a": _curve_band(np.array([c[0] for c in curves])),
                 "endpoint_distance_b": _curve_band(np.array([c[1] for c in curves]))}
 
@@ -153,7 +147,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
                           "crossfade": path_scores(fade)},
         "realism": {
             "reference": {"split": getattr(corpus, "name", None) if corpus is not None else getattr(split, "name", None),
-                          "windows": int(len(reference_windows)), "typicality": _round(reference.typicality)},
+                          "windows": int(len(reference_windows)), "typicality": rounded(reference.typicality)},
             "method": "overlap of per-voice feature distributions with the reference's (10 quantile bins and "
                       "one for undefined), geometric mean over the scored features; see nesinterp.metrics.realism",
             **{name: realism(x, reference) for name, x in sets.items()},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..jsonio import rounded
 from .realism import RealismReference, note_events, typicality
 
 VOICE_NAMES = ("P1", "P2", "TR", "NO")
@@ -69,6 +70,29 @@ def _shift(x: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
+def _onset_counts(pred, target, tolerance: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(matched within 0, 1, ..., ``tolerance`` frames, predicted, true) onset counts per voice: one
+    matching run, whose passes widen the tolerance step by step (see ``onset_matches``)."""
+    p, t = np.asarray(pred), np.asarray(target)
+    po, to = onsets(p), onsets(t)
+    pn, tn = _notes(p), _notes(t)
+    axes = tuple(range(po.ndim - 1))
+    free_p, free_t = po.copy(), to.copy()
+    matched = np.zeros(4, np.int64)
+    by_tolerance = []
+    for tol in range(tolerance + 1):
+        for d in ([0] if tol == 0 else [tol, -tol]):
+            # a prediction at frame f against the true onset at frame f - d
+            same = pn == _shift(tn, d)
+            same[..., 3] = True  # noise: any index
+            hit = free_p & _shift(free_t, d) & same
+            matched = matched + hit.sum(axis=axes)
+            free_p &= ~hit
+            free_t &= ~_shift(hit, -d)
+        by_tolerance.append(matched)
+    return by_tolerance, po.sum(axis=axes), to.sum(axis=axes)
+
+
 def onset_matches(pred, target, tolerance: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched, predicted, true) onset counts per voice, each (4,), summed over windows.
 
@@ -76,42 +100,31 @@ def onset_matches(pred, target, tolerance: int = 0) -> tuple[np.ndarray, np.ndar
     same pitch for P1/P2/TR, any noise index for NO. Exact frames are matched first, then offsets of
     1, -1, 2, -2, ...; each pass pairs every unmatched prediction with the single unmatched true onset
     at that offset, so no onset is counted twice."""
-    p, t = np.asarray(pred), np.asarray(target)
-    po, to = onsets(p), onsets(t)
-    pn, tn = _notes(p), _notes(t)
-    axes = tuple(range(po.ndim - 1))
-    n_pred, n_true = po.sum(axis=axes), to.sum(axis=axes)
-    free_p, free_t = po.copy(), to.copy()
-    matched = np.zeros(4, np.int64)
-    offsets = [0] + [s * d for d in range(1, tolerance + 1) for s in (1, -1)]
-    for d in offsets:
-        # a prediction at frame f against the true onset at frame f - d
-        t_at = _shift(free_t, d)
-        tn_at = _shift(tn, d)
-        same = (pn == tn_at)
-        same[..., 3] = True  # noise: any index
-        hit = free_p & t_at & same
-        matched += hit.sum(axis=axes)
-        free_p &= ~hit
-        free_t &= ~_shift(hit, -d)
-    return matched, n_pred, n_true
+    by_tolerance, n_pred, n_true = _onset_counts(pred, target, tolerance)
+    return by_tolerance[-1], n_pred, n_true
 
 
-def onset_f1(pred, target, tolerance: int = 0) -> np.ndarray:
-    """Per-voice F1 (4,) of note onsets within ``tolerance`` frames (``onset_matches``). A voice with
-    no onsets in either scores 1; with onsets in only one, 0."""
-    tp, n_pred, n_true = onset_matches(pred, target, tolerance)
+def _f1(tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray) -> np.ndarray:
     precision = np.where(n_pred > 0, tp / np.maximum(n_pred, 1), 1.0)
     recall = np.where(n_true > 0, tp / np.maximum(n_true, 1), 1.0)
     return np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
 
 
+def onset_f1(pred, target, tolerance: int = 0) -> np.ndarray:
+    """Per-voice F1 (4,) of note onsets within ``tolerance`` frames (``onset_matches``). A voice with
+    no onsets in either scores 1; with onsets in only one, 0."""
+    return _f1(*onset_matches(pred, target, tolerance))
+
+
+def _ratio(n_pred: np.ndarray, n_true: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_true > 0, n_pred / np.maximum(n_true, 1), np.nan)
+
+
 def onset_ratio(pred, target) -> np.ndarray:
     """Per voice (4,): predicted onsets / true onsets (1.0 = the right count; NaN without true onsets)."""
     axes = tuple(range(np.ndim(_notes(pred)) - 1))
-    n_pred, n_true = onsets(pred).sum(axis=axes), onsets(target).sum(axis=axes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_true > 0, n_pred / np.maximum(n_true, 1), np.nan)
+    return _ratio(onsets(pred).sum(axis=axes), onsets(target).sum(axis=axes))
 
 
 def pitch_accuracy_sounding(pred, target) -> np.ndarray:
@@ -144,25 +157,21 @@ def reconstruction_scores(pred, target) -> dict:
     ``pred``: the reconstructions of them. Values are None where undefined."""
     p, t = np.asarray(pred), np.asarray(target)
     windows = max(1, int(np.prod(_notes(t).shape[:-2])))
-    axes = tuple(range(np.ndim(_notes(t)) - 1))
+    by_tolerance, n_pred, n_true = _onset_counts(p, t, ONSET_TOLERANCE)  # onsets found once for all
     table = {
-        "onset_f1": onset_f1(p, t, 0),
-        "onset_f1_tol1": onset_f1(p, t, ONSET_TOLERANCE),
-        "onset_ratio": onset_ratio(p, t),
+        "onset_f1": _f1(by_tolerance[0], n_pred, n_true),
+        "onset_f1_tol1": _f1(by_tolerance[ONSET_TOLERANCE], n_pred, n_true),
+        "onset_ratio": _ratio(n_pred, n_true),
         "pitch_accuracy_sounding": pitch_accuracy_sounding(p, t),
         "note_accuracy": note_accuracy(p, t),
-        "onsets_per_window": onsets(p).sum(axis=axes) / windows,
-        "true_onsets_per_window": onsets(t).sum(axis=axes) / windows,
+        "onsets_per_window": n_pred / windows,
+        "true_onsets_per_window": n_true / windows,
     }
-    voices = {v: {k: _round(table[k][i]) for k in table} for i, v in enumerate(VOICE_NAMES)}
+    voices = {v: {k: rounded(table[k][i]) for k in table} for i, v in enumerate(VOICE_NAMES)}
     with np.errstate(invalid="ignore"):
-        voices["mean"] = {k: _round(np.nanmean(table[k])) if np.isfinite(table[k]).any() else None for k in table}
+        voices["mean"] = {k: rounded(np.nanmean(table[k])) if np.isfinite(table[k]).any() else None for k in table}
     return voices
 
-
-def _round(x, digits: int = 4):
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
 
 
 # --- interpolation paths ----------------------------------------------------------------------------
@@ -197,8 +206,8 @@ def step_report(step, a, b, reference: RealismReference | None = None, window: i
     if reference is not None and x.ndim == 3 and x.shape[-1] == 3:
         usable = x[: count * size].reshape(count, size, 4, 3)
         mean, per_voice = typicality(usable, reference)
-        out["realism"] = _round(mean.mean())
-        out["realism_voices"] = {v: _round(np.nanmean(per_voice[:, i])) for i, v in enumerate(VOICE_NAMES)}
+        out["realism"] = rounded(mean.mean())
+        out["realism_voices"] = {v: rounded(np.nanmean(per_voice[:, i])) for i, v in enumerate(VOICE_NAMES)}
     out["warnings"] = warnings
     return out
 
@@ -217,7 +226,7 @@ def interpolation_report(path, a=None, b=None, reference: RealismReference | Non
         "endpoint_distance_a": [round(float(v), 4) for v in d_a],
         "endpoint_distance_b": [round(float(v), 4) for v in d_b],
         "monotonicity_violations": monotonicity_violations(path),
-        "step_smoothness": _round(smooth),
+        "step_smoothness": rounded(smooth),
     }
     if report["step_smoothness"] is None:
         report["step_smoothness_reason"] = "the endpoints are equal, so there is no change to spread over steps"
@@ -230,8 +239,8 @@ def interpolation_report(path, a=None, b=None, reference: RealismReference | Non
     report["steps"] = [step_report(x, ref_a, ref_b, reference, window) for x in path]
     if reference is not None and len(path) > 2:
         inner = [s["realism"] for s in report["steps"][1:-1] if s.get("realism") is not None]
-        report["realism"] = _round(np.mean(inner)) if inner else None
-        report["realism_reference"] = {"real_windows_typicality": _round(reference.typicality),
+        report["realism"] = rounded(np.mean(inner)) if inner else None
+        report["realism_reference"] = {"real_windows_typicality": rounded(reference.typicality),
                                        "corpus_windows": reference.windows}
     if a is not None and b is not None:
         report["reconstruction_a"] = reconstruction_scores(path[0], a)

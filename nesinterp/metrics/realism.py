@@ -29,11 +29,11 @@ average about 0.5 by construction; the reference stores its own corpus's figure 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..jsonio import rounded
 from ..score import FRAME_RATE, note_events
 
 VOICES = ("P1", "P2", "TR", "NO")
@@ -147,8 +147,7 @@ class RealismReference:
             masses.append(tuple(mv))
         undefined = np.isnan(feats).mean(axis=0)
         ref = cls(tuple(edges), tuple(masses), undefined, len(windows), int(windows.shape[1]), float("nan"))
-        return cls(ref.edges, ref.masses, undefined, len(windows), int(windows.shape[1]),
-                   float(ref.typicality_of(feats)[0].mean()))
+        return replace(ref, typicality=float(ref.typicality_of(feats)[0].mean()))
 
     # --- JSON -------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -257,9 +256,9 @@ def realism(windows, reference: RealismReference) -> dict:
                 "windows": 0}
     overlap = reference.overlap_of(window_features(windows))
     scored = np.where(SCORED, overlap, np.nan)
-    return {"score": _round(geometric_mean(scored)),
-            "voices": {v: _round(geometric_mean(scored[i])) for i, v in enumerate(VOICES)},
-            "features": {v: {f: _round(overlap[i, j]) for j, f in enumerate(FEATURES) if APPLIES[i, j]}
+    return {"score": rounded(geometric_mean(scored)),
+            "voices": {v: rounded(geometric_mean(scored[i])) for i, v in enumerate(VOICES)},
+            "features": {v: {f: rounded(overlap[i, j]) for j, f in enumerate(FEATURES) if APPLIES[i, j]}
                          for i, v in enumerate(VOICES)},
             "windows": n}
 
@@ -270,7 +269,3 @@ def typicality(windows, reference: RealismReference) -> tuple[np.ndarray, np.nda
     mean, each = reference.typicality_of(window_features(np.asarray(windows)))
     return mean, np.nanmean(np.where(SCORED, each, np.nan), axis=2)
 
-
-def _round(x, digits: int = 4):
-    x = float(x)
-    return round(x, digits) if math.isfinite(x) else None
