@@ -1,8 +1,10 @@
 """Training speed: samples per second of whole training steps for the default NES config and the lines
 config, the per-step cost of each latent regularizer at batch 64, 256 and 1024, and the tiny config's
-wall time. Runs on CUDA too when present (``--device cuda``).
+wall time. Runs on CUDA too when present (``--device cuda``). ``--grid CONFIG`` measures instead one
+config's whole steps at batch 64, 256 and 1024 in fp32 and bf16 (autocast) side by side.
 
     python benchmarks/bench_train.py [--data ../shared/data] [--device cpu|cuda] [--threads N]
+    python benchmarks/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device cuda
 
 Prints Markdown tables. Not part of the test run.
 """
@@ -45,6 +47,22 @@ def samples_per_second(cfg, run_dir: Path, steps: int, warmup: int = 3) -> float
     return steps * cfg.train.batch / (time.perf_counter() - start)
 
 
+def precision_grid(config: str, dataset: Path, device: str, tmp: Path, steps: int,
+                   batches=(64, 256, 1024)) -> None:
+    """Samples/s of ``config``'s whole training steps per batch size, fp32 beside bf16 autocast."""
+    where = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
+    print(f"## {config}: whole training steps, samples/s ({where})\n")
+    print("| batch | fp32 | bf16 | bf16 / fp32 |")
+    print("|---:|---:|---:|---:|")
+    for batch in batches:
+        cells = []
+        for amp in ("off", "bf16"):
+            cfg = load_config(config, [f"data.path={dataset}", f"train.device={device}", f"train.batch={batch}",
+                                       f"train.amp='{amp}'"])
+            cells.append(samples_per_second(cfg, tmp / f"grid-{batch}-{amp}", steps))
+        print(f"| {batch} | {cells[0]:.0f} | {cells[1]:.0f} | {cells[1] / cells[0]:.2f} |", flush=True)
+
+
 def regularizer_ms(kind: str, batch: int, dim: int, device, repeats: int) -> float:
     gen = torch.Generator(device=device).manual_seed(0)
     z = torch.randn(batch, dim, device=device, requires_grad=True)
@@ -70,9 +88,22 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--grid", metavar="CONFIG", help="only the fp32/bf16 x batch table of this config")
+    parser.add_argument("--batches", default="64,256,1024", help="--grid: comma-separated batch sizes")
+    parser.add_argument("--dataset", type=Path, help="a prepared NES-MDB dataset (instead of preparing --data's archive)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.grid:
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset = args.dataset
+            if dataset is None:
+                dataset = Path(tmp) / "nesmdb"
+                run_prep([str(args.data / "nesmdb" / "nesmdb24_exprsco.tar.gz")], dataset,
+                         PrepOptions(workers=os.cpu_count() or 1))
+            precision_grid(args.grid, dataset, args.device, Path(tmp), args.steps,
+                           [int(b) for b in args.batches.split(",")])
+        return
     device = torch.device(args.device)
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     archive = args.data / "nesmdb" / "nesmdb24_exprsco.tar.gz"

@@ -38,6 +38,7 @@ class DataConfig:
     window: int = 128  # frames (128 = 5.3 s at 24 Hz: a phrase of two to four bars at NES tempos)
     transpose: int = 0  # music: random transposition within +-N semitones, kept inside each voice's range
     expressive: bool = False  # music: also model velocity and timbre
+    onsets: bool = False  # music: an onset flag per voice in and out (notes re-triggered where it fires)
     valid_split: str = "valid"
 
     def __post_init__(self):
@@ -89,7 +90,9 @@ class TrainConfig:
     eval_every: int = 0  # lines: benchmark scores logged to evaluations.jsonl at these steps (0 = off)
     device: str = "auto"  # auto = cuda when present, else cpu
     amp: str = "auto"  # auto = bf16 autocast on cuda, off on cpu; "off" or "bf16"
-    recon_loss: str = "ce"  # music: "ce" (per-voice cross-entropy) or "mse" (the seed's squared error)
+    # music: "ce" (summed per-head cross-entropy), "balanced" (each head over its uniform-guess loss, onsets
+    # weighted for their rarity) or "mse" (the seed's squared error)
+    recon_loss: str = "ce"
     threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
 
     def __post_init__(self):
@@ -101,8 +104,8 @@ class TrainConfig:
             raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         if self.amp not in ("auto", "off", "bf16"):
             raise ConfigError(f"train.amp must be auto, off or bf16, not {self.amp!r}")
-        if self.recon_loss not in ("ce", "mse"):
-            raise ConfigError(f"train.recon_loss must be ce or mse, not {self.recon_loss!r}")
+        if self.recon_loss not in ("ce", "balanced", "mse"):
+            raise ConfigError(f"train.recon_loss must be ce, balanced or mse, not {self.recon_loss!r}")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Prepared datasets as tensors resident on the training device, and the music <-> tensor converter.
 
 Each voice is a categorical over "silent" plus that voice's notes (P1/P2 33..108, TR 21..108, NO 1..16),
-fed to the convolutions as one-hot channels over time. Windows are cut at random offsets inside songs
-on the device itself, so a training step makes no host-to-device copy.
+fed to the convolutions as one-hot channels over time; optionally one onset flag per voice (where a note
+starts, ``Score.onsets``) and the expression: volume (P1, P2, NO) and timbre (duty, noise mode) as
+one-hots. Windows are cut at random offsets inside songs on the device itself, so a training step makes
+no host-to-device copy.
 """
 
 from __future__ import annotations
@@ -38,58 +40,92 @@ NOTE_TO_CLASS = _note_to_class_table()
 
 @dataclass(frozen=True)
 class Representation:
-    """What the networks see: window length and whether velocity and timbre are modelled."""
+    """What the networks see: window length, whether note onsets are a head of their own (``onsets``,
+    with the per-voice probability above which a decoded onset fires, chosen on the valid split after
+    training) and whether velocity and timbre are modelled (``expressive``)."""
 
     window: int = 128
     expressive: bool = False
+    onsets: bool = False
+    onset_threshold: tuple = (0.5, 0.5, 0.5, 0.5)
+
+    def __post_init__(self):
+        threshold = tuple(float(t) for t in self.onset_threshold)  # JSON gives a list
+        if len(threshold) != 4 or not all(0.0 < t < 1.0 for t in threshold):
+            raise ValueError(f"onset_threshold must be 4 probabilities in (0, 1), not {self.onset_threshold!r}")
+        object.__setattr__(self, "onset_threshold", threshold)
+
+    def to_dict(self) -> dict:
+        """What model.json stores to rebuild this representation."""
+        return {"window": self.window, "expressive": self.expressive, "onsets": self.onsets,
+                "onset_threshold": list(self.onset_threshold)}
 
     @property
     def channels(self) -> int:
-        extra = 0
+        extra = len(Voice) if self.onsets else 0
         if self.expressive:
-            extra = 3 * VELOCITY_CLASSES + sum(TIMBRE_CLASSES)
+            extra += 3 * VELOCITY_CLASSES + sum(TIMBRE_CLASSES)
         return NOTE_CHANNELS + extra
 
     def targets(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Class indices from uint8 windows (B, T, 4, 3): notes (B, 4, T), and when expressive
-        velocity (B, 3, T) for P1, P2, NO and timbre (B, 4, T)."""
+        """Class indices from uint8 windows (B, T, 4, 3): notes (B, 4, T); with onsets a boolean (B, 4, T);
+        when expressive velocity (B, 3, T) for P1, P2, NO and timbre (B, 4, T)."""
         table = NOTE_TO_CLASS.to(windows.device)
         notes = windows[..., Field.NOTE].long()
         classes = torch.stack([table[v][notes[:, :, v]] for v in Voice], dim=1)
         out = {"notes": classes}
+        if self.onsets:
+            from .articulation import onset_flags
+
+            out["onsets"] = onset_flags(windows)
         if self.expressive:
             out["velocity"] = windows[:, :, [0, 1, 3], Field.VELOCITY].long().permute(0, 2, 1)
             out["timbre"] = windows[..., Field.TIMBRE].long().permute(0, 2, 1)
         return out
 
     def one_hot(self, targets: dict[str, torch.Tensor], dtype=torch.float32) -> torch.Tensor:
-        """(B, channels, T) one-hot input from class indices."""
+        """(B, channels, T) one-hot input from class indices (onsets as 0/1 flags)."""
         parts = [torch.nn.functional.one_hot(targets["notes"][:, v], VOICE_CLASSES[v]) for v in Voice]
+        if self.onsets:
+            parts.append(targets["onsets"].permute(0, 2, 1).long())
         if self.expressive:
             parts += [torch.nn.functional.one_hot(targets["velocity"][:, i], VELOCITY_CLASSES) for i in range(3)]
             parts += [torch.nn.functional.one_hot(targets["timbre"][:, v], TIMBRE_CLASSES[v]) for v in Voice]
         return torch.cat(parts, dim=-1).permute(0, 2, 1).to(dtype)
 
     def split_logits(self, logits: torch.Tensor) -> dict[str, list[torch.Tensor]]:
-        """Per-head logits (B, classes, T) from the decoder's (B, channels, T) output."""
+        """Per-head logits from the decoder's (B, channels, T) output: notes, velocity and timbre as lists
+        of (B, classes, T), onsets as one (B, 4, T) of per-voice logits."""
         sizes = list(VOICE_CLASSES)
+        if self.onsets:
+            sizes.append(len(Voice))
         if self.expressive:
             sizes += [VELOCITY_CLASSES] * 3 + list(TIMBRE_CLASSES)
         parts = list(torch.split(logits, sizes, dim=1))
         out = {"notes": parts[:4]}
+        rest = parts[4:]
+        if self.onsets:
+            out["onsets"] = rest.pop(0)
         if self.expressive:
-            out["velocity"] = parts[4:7]
-            out["timbre"] = parts[7:11]
+            out["velocity"] = rest[:3]
+            out["timbre"] = rest[3:7]
         return out
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Softmax within each head: what the critic sees of a decoded window, comparable to one-hots."""
+        """Softmax within each head (sigmoid for onsets): what the critic sees of a decoded window,
+        comparable to the one-hot input."""
         heads = self.split_logits(logits)
-        return torch.cat([p.softmax(dim=1) for group in heads.values() for p in group], dim=1)
+        parts = [p.softmax(dim=1) for p in heads["notes"]]
+        if self.onsets:
+            parts.append(heads["onsets"].sigmoid())
+        for name in ("velocity", "timbre"):
+            parts += [p.softmax(dim=1) for p in heads.get(name, [])]
+        return torch.cat(parts, dim=1)
 
     def decode(self, logits: torch.Tensor, temperature: float = 0.0,
                generator: torch.Generator | None = None) -> np.ndarray:
-        """uint8 score arrays (B, T, 4, 3) from logits: argmax, or sampling at ``temperature``."""
+        """uint8 score arrays (B, T, 4, 3) from logits: argmax, or sampling at ``temperature``; with an
+        onset head, notes start where it fires (``articulation.articulate``)."""
         heads = self.split_logits(logits.float())
 
         def pick(lg):
@@ -99,10 +135,20 @@ class Representation:
             flat = probs.reshape(-1, probs.shape[-1])
             return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:2])
 
+        fire = None
+        if self.onsets:
+            p = heads["onsets"].sigmoid().cpu()  # (B, 4, T)
+            if temperature <= 0:
+                fire = p > torch.tensor(self.onset_threshold).view(1, 4, 1)
+            else:
+                fire = torch.bernoulli(p, generator=generator).bool()
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
         for v in Voice:
-            cls = pick(heads["notes"][v]).cpu()
+            lg = heads["notes"][v].cpu()
+            cls = pick(lg)
+            if fire is not None:  # an onset sounds the voice: its most likely note but silence
+                cls = torch.where(fire[:, v] & (cls == 0), lg[:, 1:].argmax(dim=1) + 1, cls)
             lo = NOTE_RANGE[v][0]
             note = torch.where(cls > 0, cls + lo - 1, torch.zeros_like(cls))
             out[:, :, v, Field.NOTE] = note
@@ -115,7 +161,12 @@ class Representation:
             else:
                 out[:, :, v, Field.VELOCITY] = torch.where(sounding, DEFAULT_VELOCITY[v], 0)
                 out[:, :, v, Field.TIMBRE] = DEFAULT_TIMBRE[v]
-        return out.numpy().astype(np.uint8)
+        arrays = out.numpy().astype(np.uint8)
+        if fire is not None:
+            from .articulation import articulate
+
+            arrays = articulate(arrays, fire.permute(0, 2, 1).numpy())
+        return arrays
 
     def scores(self, logits: torch.Tensor, names: list[str] | None = None, **kw) -> list[Score]:
         arrays = self.decode(logits, **kw)

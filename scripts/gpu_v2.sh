@@ -1,22 +1,68 @@
 #!/usr/bin/env bash
-# One prepared run for a lent GPU machine, about 10 minutes (the music model v2 issue): training
-# throughput on CUDA, then the v2 candidate (temporal latent + residual blocks + learned upsampling,
-# benchmarks/RESULTS.md 2b) trained at the bundled model's budget and scored on the valid split.
-# Written for the device machines' system python3 with torch (no venv); not yet run on a GPU.
+# One prepared session on a lent GPU machine for the music model v2 (about 8 minutes): the CUDA tests,
+# training throughput of the v2 config at batch 64/256/1024 in fp32 and bf16, then, side by side on the
+# one GPU (small models leave it mostly idle, so concurrent runs cost little each):
+#   - the ablation at equal training samples (ABLATION_STEPS x batch 256 each): the old representation,
+#     + onsets and expression, + the temporal latent (the v2 model), and the v2 model without ACAI;
+#   - the v2 config at two ACAI weights for the bundled model, each stopped after TRAIN_SECONDS by SIGTERM
+#     (the trainer saves a checkpoint with its onset thresholds chosen on the valid split first).
+# Models come back as float16 exports in tarballs under $OUT (the device tool returns at most 8 files),
+# to be scored on the CPU with `nesinterp eval`. Written for the device machines' python3 (torch, no venv);
+# needs a prepared dataset at data/nesmdb (carried along).
 #   OUT=/path/for/results bash scripts/gpu_v2.sh
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
 PY=${PYTHON:-python3}
+DEVICE=${DEVICE:-cuda}
+ABLATION_STEPS=${ABLATION_STEPS:-2500}
+TRAIN_SECONDS=${TRAIN_SECONDS:-240}
+BENCH_STEPS=${BENCH_STEPS:-20}
+BENCH_BATCHES=${BENCH_BATCHES:-64,256,1024}
+RUNS=runs/gpu-runs
+EXPORT=runs/gpu-export
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-mkdir -p "$OUT"
-$PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.__version__, torch.cuda.get_device_name())"
-[ -d data/nesmdb ] || $PY -m nesinterp prep "${ARCHIVE:-../shared/data/nesmdb/nesmdb24_exprsco.tar.gz}" -o data/nesmdb -q
-# Throughput (samples/s) of the default config and of each regularizer at batch 64, 256 and 1024.
-timeout 150 $PY benchmarks/bench_train.py --device cuda 2>&1 | tee "$OUT/bench_train.md" || true
-# The candidate at 16000 steps x 64; a timeout stops it with a checkpoint (SIGTERM), which eval then uses.
-timeout 300 $PY -m nesinterp train --config nesmdb-bundled --data data/nesmdb --run-dir "$OUT/temporal-res" --force \
-    --device cuda -q --set model.latent_layout=temporal --set model.block=residual --set model.upsample=learned \
-  | tee "$OUT/train.log" || true
-$PY -m nesinterp eval "$OUT/temporal-res" --data data/nesmdb --pairs 256 --device cuda -o "$OUT/temporal-res/eval" --force \
-  | tee "$OUT/eval.md"
+mkdir -p "$OUT" "$RUNS"
+$PY -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" | tee "$OUT/device.txt"
+[ -f data/nesmdb/manifest.json ] || { echo "no prepared dataset at data/nesmdb"; exit 2; }
+
+# 1. The tests that touch CUDA (they skip without it) and the training core.
+timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_articulation.py tests/test_models.py \
+  tests/test_losses.py 2>&1 | tail -15 | tee "$OUT/tests.log"
+
+# 2. Throughput of the v2 config, nothing else running.
+timeout 120 $PY benchmarks/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device "$DEVICE" \
+  --steps "$BENCH_STEPS" --batches "$BENCH_BATCHES" 2>&1 | grep -v -i "warn\|autocast =" | tee "$OUT/bench_train.md"
+
+# 3. The runs, side by side.
+train() {  # name seconds overrides...
+  local name=$1 seconds=$2
+  shift 2
+  timeout -k 90 "$seconds" $PY -m nesinterp train --config nesmdb-v2 --data data/nesmdb --run-dir "$RUNS/$name" \
+    --force --device "$DEVICE" -q "$@" > "$RUNS/$name.log" 2>&1
+  echo "$name: exit $? after $SECONDS s" | tee -a "$OUT/runs.txt"
+}
+FIXED=(--set train.steps=$ABLATION_STEPS --set train.checkpoint_every=$ABLATION_STEPS --set train.sample_every=$ABLATION_STEPS)
+OLD=(--set data.onsets=false --set data.expressive=false --set train.recon_loss=ce --set model.latent_layout=flat
+     --set model.block=plain --set model.upsample=nearest --set acai.weight=0.5)
+FLAT=(--set model.latent_layout=flat --set model.block=plain --set model.upsample=nearest)
+T=$((TRAIN_SECONDS + 30))
+SECONDS=0
+train ablation-old $T "${FIXED[@]}" "${OLD[@]}" &
+train ablation-onsets $T "${FIXED[@]}" "${FLAT[@]}" &
+train ablation-v2 $T "${FIXED[@]}" &
+train ablation-v2-noacai $T "${FIXED[@]}" --set acai.enabled=false &
+train bundled-w4 "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoint_every=1000000 --set train.checkpoint_minutes=2 &
+train bundled-w12 "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoint_every=1000000 --set train.checkpoint_minutes=2 \
+  --set acai.weight=12 &
+wait
+
+# 4. Float16 exports (with each run's metrics and log) in tarballs of at most two models.
+for name in ablation-old ablation-onsets ablation-v2 ablation-v2-noacai bundled-w4 bundled-w12; do
+  $PY -c "from nesinterp.interpolate import export_model; export_model('$RUNS/$name', '$EXPORT/$name')" 2>>"$OUT/runs.txt" \
+    && cp "$RUNS/$name/metrics.jsonl" "$RUNS/$name/config.yaml" "$RUNS/$name.log" "$EXPORT/$name/" 2>/dev/null
+done
+tar czf "$OUT/ablation-a.tgz" -C "$EXPORT" ablation-old ablation-onsets 2>/dev/null
+tar czf "$OUT/ablation-b.tgz" -C "$EXPORT" ablation-v2 ablation-v2-noacai 2>/dev/null
+tar czf "$OUT/bundled.tgz" -C "$EXPORT" bundled-w4 bundled-w12 2>/dev/null
+ls -la "$OUT"

@@ -44,8 +44,8 @@ def pick_device(setting: str, dist_info: Distributed) -> torch.device:
     if setting.startswith("cuda"):
         if not torch.cuda.is_available():
             raise TrainError("train.device is cuda but no CUDA device is available")
-        if setting == "cuda" and dist_info.world > 1:
-            setting = f"cuda:{dist_info.local_rank}"
+        if setting == "cuda":  # an index: set_device refuses a bare "cuda" (torch 2.11)
+            setting = f"cuda:{dist_info.local_rank if dist_info.world > 1 else torch.cuda.current_device()}"
         torch.cuda.set_device(torch.device(setting))
     if setting == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise TrainError("train.device is mps but no Apple GPU (MPS) is available")

@@ -240,6 +240,9 @@ class Trainer:
         if not self.dist.main:
             return
         tensors, meta = self._state()
+        calibrate = getattr(self.task, "calibrate", None)
+        if calibrate is not None:  # onset thresholds of this checkpoint, chosen on the valid split
+            calibrate(self.ae)
         model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
         write_checkpoint(self.run_dir, self.step, self.ae.state_dict(), model_meta, tensors, meta)
         plot_loss_curves(self.run_dir, f"{self.cfg.name}: {self.run_dir.name}")

@@ -140,7 +140,7 @@ def model_description(cfg: Config, task, latent_dim: int, step: int) -> dict:
         "channels": task.channels,
         "window": task.window,
         "latent_dim": latent_dim,
-        "representation": {"window": rep.window, "expressive": rep.expressive} if rep else None,
+        "representation": rep.to_dict() if rep else None,
         "step": step,
         "data": task.dataset_info,
     }

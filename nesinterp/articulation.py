@@ -1,0 +1,97 @@
+"""Onsets in and out of the networks: the onset flags of uint8 windows as a torch tensor (the same rule
+as ``score.note_events``, computed on the training device), and ``articulate``, which makes a decoded
+score start its notes exactly where the model's onset head says.
+
+In a Score a note starts where the pitch changes, after silence, or where the volume rises again on the
+same pitch (a re-attack). A decoder that predicts pitch, volume and onsets per frame can disagree with
+itself: an onset on a held pitch with a flat volume, or a volume bump where no onset was meant.
+``articulate`` settles it in the onset head's favour, changing as little as it can:
+
+- an onset on a silent frame sounds the voice (the most likely note but silence), so short drum hits and
+  staccato notes that an uncertain argmax would drop are kept;
+- an onset on a held pitch becomes a re-attack: the volume of the frame before is lowered below this
+  frame's (pulse and noise), or the triangle, which has no volume, gets a one-frame gap before it;
+- a re-attack the onset head did not ask for is flattened: from the frame before it to the next onset the
+  volume never rises (it holds or decays, as NES envelopes do).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .score import Field, Voice, note_events
+
+PASSES = 3  # flattening one volume bump can expose the next one; three passes settle real decodes
+
+
+def onset_flags(windows: torch.Tensor) -> torch.Tensor:
+    """Boolean (B, 4, T) onsets of uint8 windows (B, T, 4, 3), by the rule of ``score.note_events``."""
+    notes = windows[..., Field.NOTE].long()
+    volume = windows[..., Field.VELOCITY].long()
+    before = torch.nn.functional.pad(notes, (0, 0, 1, 0))[:, :-1]
+    sounding = notes > 0
+    new = sounding & (notes != before)
+    rise = torch.zeros_like(new)
+    rise[:, 1:] = volume[:, 1:] > volume[:, :-1]
+    rising_before = torch.zeros_like(new)
+    rising_before[:, 1:] = rise[:, :-1] | new[:, :-1]
+    reattack = sounding & ~new & rise & ~rising_before
+    return (new | reattack).permute(0, 2, 1)
+
+
+def articulate(array: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """Scores (B, T, 4, 3) whose onsets follow ``onsets`` (B, T, 4) wherever a Score can express it
+    (module docstring). ``array`` must already sound the voices at the onsets (the decoder does that);
+    a changed copy is returned."""
+    out = np.array(array, copy=True)
+    fire = np.asarray(onsets, bool)
+    notes = out[..., Field.NOTE]
+    volume = out[..., Field.VELOCITY]
+    # Triangle: a one-frame gap before an onset on a held pitch, unless that note began the frame before.
+    tr = notes[:, :, Voice.TR]
+    held = np.zeros_like(fire[:, :, Voice.TR])
+    held[:, 2:] = (tr[:, 2:] > 0) & (tr[:, 2:] == tr[:, 1:-1]) & (tr[:, 1:-1] == tr[:, :-2])
+    gap = np.zeros_like(held)
+    gap[:, :-1] = held[:, 1:] & fire[:, 1:, Voice.TR]
+    tr[gap] = 0
+    pulse_noise = [Voice.P1, Voice.P2, Voice.NO]
+    for _ in range(PASSES):
+        found, reattack = note_events(out)
+        want = fire[:, :, pulse_noise] & ~found[:, :, pulse_noise]
+        extra = reattack[:, :, pulse_noise] & ~fire[:, :, pulse_noise]
+        if not want.any() and not extra.any():
+            break
+        v = volume[:, :, pulse_noise].astype(np.int16)
+        if extra.any():
+            v = _hold_down(v, extra, found[:, :, pulse_noise] | fire[:, :, pulse_noise])
+        n = notes[:, :, pulse_noise]
+        # Missing re-attack at t: the frame before holds the same note (and did not start it); lower it
+        # below this frame's volume and not above the frame before it (no rise there either).
+        can = np.zeros_like(want)
+        can[:, 1:] = want[:, 1:] & (n[:, :-1] == n[:, 1:]) & ~found[:, :-1, pulse_noise]
+        v = np.where(can & (v <= 1), 2, v)  # the quietest volume cannot rise from below: lift this frame
+        prev = np.zeros_like(can)
+        prev[:, :-1] = can[:, 1:]
+        two_before = np.full_like(v, 99)
+        two_before[:, 1:] = v[:, :-1]
+        lowered = np.minimum(np.minimum(v[:, :-1], v[:, 1:] - 1), two_before[:, :-1])
+        v[:, :-1] = np.where(prev[:, :-1], np.maximum(lowered, 1), v[:, :-1])
+        volume[:, :, pulse_noise] = v.astype(np.uint8)
+    return out
+
+
+def _hold_down(v: np.ndarray, extra: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """Volumes (B, T, V) where each unwanted re-attack (``extra``) starts a stretch, up to the next onset,
+    whose volume never rises: the running minimum from the frame before the bump."""
+    frames = v.shape[1]
+    boundary = extra | onsets
+    segment = np.cumsum(boundary, axis=1)
+    t = np.arange(frames).reshape(1, -1, 1)
+    start = np.maximum.accumulate(np.where(boundary, t, 0), axis=1)  # first frame of each frame's stretch
+    clamped = np.take_along_axis(extra, start, axis=1)
+    before = np.zeros_like(v)
+    before[:, 1:] = v[:, :-1]
+    w = np.where(extra, np.minimum(v, before), v).astype(np.int32)
+    running = np.minimum.accumulate(w - 100 * segment, axis=1) + 100 * segment  # resets at each stretch
+    return np.where(clamped, running, v).astype(v.dtype)

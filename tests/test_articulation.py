@@ -1,0 +1,145 @@
+"""Onsets as a head of the networks: the torch onset rule equals the Score's, a perfect decoder output
+gives back the windows exactly, ``articulate`` makes decoded notes start where the onset head says, the
+balanced loss starts every head at 1, and training chooses onset thresholds on the valid split."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_prep.prep import PrepOptions, run_prep
+from nesinterp.articulation import articulate, onset_flags
+from nesinterp.data import Representation
+from nesinterp.score import Field, Voice, note_events
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
+
+
+@pytest.fixture(scope="module")
+def example_windows():
+    """128-frame windows of the two bundled example songs (real NES-MDB songs, with their expression)."""
+    from data_prep.readers import read_score
+    from nesinterp.data import score_windows
+
+    return np.concatenate([score_windows(read_score(p), 128) for p in sorted(EXAMPLES.glob("*.mid"))])
+
+
+@pytest.fixture(scope="module")
+def valid_windows(exprsco_valid):
+    from nesinterp.data import score_windows
+
+    return np.concatenate([score_windows(s, 128) for s in list(exprsco_valid.values())[:60]])
+
+
+def test_torch_onsets_equal_the_score_rule_on_real_songs(valid_windows):
+    flags = onset_flags(torch.from_numpy(valid_windows)).permute(0, 2, 1).numpy()
+    assert np.array_equal(flags, note_events(valid_windows)[0])
+    assert flags.sum() > 1000
+
+
+@pytest.mark.parametrize("expressive", [False, True])
+def test_a_perfect_decoder_output_decodes_to_the_windows(example_windows, expressive):
+    rep = Representation(128, expressive=expressive, onsets=True)
+    assert rep.channels == 260 + 4 + (3 * 16 + 4 + 4 + 1 + 2 if expressive else 0)
+    x = rep.one_hot(rep.targets(torch.from_numpy(example_windows)))
+    logits = (x * 2 - 1) * 20  # onset flags as +-20 logits, one-hots as the argmax
+    decoded = rep.decode(logits)
+    if expressive:
+        assert np.array_equal(decoded, example_windows)
+    else:
+        assert np.array_equal(decoded[..., Field.NOTE], example_windows[..., Field.NOTE])
+        # constant volume, yet the re-attacks of the real songs are kept (the frame before is lowered)
+        assert np.array_equal(note_events(decoded)[0], note_events(example_windows)[0])
+
+
+def _held(frames=12, note=60, volume=10):
+    a = np.zeros((1, frames, 4, 3), np.uint8)
+    a[0, :, Voice.P1] = (note, volume, 2)
+    a[0, :, Voice.TR, Field.NOTE] = 45
+    a[0, :, Voice.NO, :2] = (5, volume)
+    return a
+
+
+def test_an_onset_on_a_held_note_becomes_a_reattack():
+    a = _held()
+    fire = note_events(a)[0].copy()
+    fire[0, 6, [0, 2, 3]] = True  # the sounding voices: a new note at frame 6 on the same pitch
+    out = articulate(a, fire)
+    assert np.array_equal(note_events(out)[0], fire)
+    assert out[0, 6, Voice.P1, Field.VELOCITY] == 10 and out[0, 5, Voice.P1, Field.VELOCITY] < 10
+    assert out[0, 5, Voice.TR, Field.NOTE] == 0 and out[0, 6, Voice.TR, Field.NOTE] == 45  # a one-frame gap
+    assert np.array_equal(out[..., Field.NOTE][:, :, [0, 1, 3]], a[..., Field.NOTE][:, :, [0, 1, 3]])
+
+
+def test_quietest_notes_can_still_be_reattacked():
+    a = _held(volume=1)
+    fire = note_events(a)[0].copy()
+    fire[0, 4, Voice.P1] = True
+    out = articulate(a, fire)
+    assert note_events(out)[0][0, 4, Voice.P1]
+
+
+def test_a_volume_bump_the_onset_head_did_not_ask_for_is_flattened():
+    a = _held()
+    a[0, 5, Voice.P1, Field.VELOCITY] = 7
+    a[0, 6, Voice.P1, Field.VELOCITY] = 12  # a re-attack in the volumes
+    fire = note_events(a)[0].copy()
+    fire[0, 6, Voice.P1] = False
+    out = articulate(a, fire)
+    assert not note_events(out)[0][0, 1:, Voice.P1].any()
+
+
+def test_articulate_follows_random_onset_requests_on_real_songs(valid_windows):
+    """Random onset requests on held notes of real songs: nearly all come out as onsets (not those on the
+    frame after a note's first), and no onset appears that was not asked for."""
+    rng = np.random.default_rng(0)
+    truth = note_events(valid_windows)[0]
+    fire = truth | (rng.random(truth.shape) < 0.05) & (valid_windows[..., Field.NOTE] > 0)
+    fire[:, :, Voice.TR] = truth[:, :, Voice.TR]
+    out = articulate(valid_windows, fire)
+    got = note_events(out)[0]
+    pulse_noise = [0, 1, 3]
+    after_onset = np.zeros_like(fire)
+    after_onset[:, 1:] = fire[:, :-1]  # a note cannot start again on the frame after it started
+    asked = (fire & ~after_onset)[:, :, pulse_noise]
+    assert (got[:, :, pulse_noise] & asked).sum() / asked.sum() > 0.99
+    assert not (got & ~fire).any()
+
+
+def test_the_balanced_loss_starts_every_head_at_one(tmp_path):
+    from nesinterp.config import load_config
+    from nesinterp.train.tasks import MusicTask
+
+    data = tmp_path / "data"
+    run_prep([str(EXAMPLES)], data, PrepOptions())
+    cfg = load_config("tiny", [f"data.path={data}", "data.onsets=true", "data.expressive=true",
+                               "train.recon_loss=balanced"])
+    task = MusicTask(cfg, torch.device("cpu"))
+    x, targets = task.batch(8, torch.Generator().manual_seed(0))
+    loss = task.recon_loss(torch.zeros(8, task.channels, cfg.data.window), targets, x)
+    # notes, onsets, volumes, timbres (not TR's); onsets at 1 on average over batches, not exactly
+    assert math.isclose(float(loss), 4 + 4 + 3 + 3, rel_tol=0.02)
+    assert (task._balance["onset_weight"] > 1).all()  # onsets are rarer than not
+
+
+def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
+    data = tmp_path / "data"
+    run_prep([str(EXAMPLES)], data, PrepOptions())
+    run = tmp_path / "run"
+    r = cli("train", "--config", "tiny", "--data", data, "--run-dir", run, "--set", "train.steps=20",
+            "--set", "data.onsets=true", "--set", "data.expressive=true", "--set", "train.recon_loss=balanced",
+            "--set", "model.latent_layout=temporal", "--set", "model.latent_dim=64")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((run / "model.json").read_text())["representation"]
+    assert rep["onsets"] is True and len(rep["onset_threshold"]) == 4
+    from nesinterp.interpolate import TrainedModel
+
+    model = TrainedModel.load(run)
+    assert model.representation.onset_threshold == tuple(rep["onset_threshold"])
+    from data_prep.readers import read_score
+
+    song = read_score(EXAMPLES / "overworld.mid")
+    assert model.reconstruct(song).frames == song.frames
