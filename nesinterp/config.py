@@ -93,6 +93,11 @@ class TrainConfig:
     # music: "ce" (summed per-head cross-entropy), "balanced" (each head over its uniform-guess loss, onsets
     # weighted for their rarity) or "mse" (the seed's squared error)
     recon_loss: str = "ce"
+    # balanced: weights of the head groups (notes 4 keeps the note heads near cross-entropy's own scale,
+    # log 77 = 4.3, so pitch is not outvoted by the easier expression heads)
+    note_weight: float = 1.0
+    onset_weight: float = 1.0
+    expression_weight: float = 1.0
     threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
 
     def __post_init__(self):
@@ -104,6 +109,8 @@ class TrainConfig:
             raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         if self.amp not in ("auto", "off", "bf16"):
             raise ConfigError(f"train.amp must be auto, off or bf16, not {self.amp!r}")
+        if min(self.note_weight, self.onset_weight, self.expression_weight) < 0:
+            raise ConfigError("train.note_weight, onset_weight and expression_weight must not be negative")
         if self.recon_loss not in ("ce", "balanced", "mse"):
             raise ConfigError(f"train.recon_loss must be ce, balanced or mse, not {self.recon_loss!r}")
 

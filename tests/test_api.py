@@ -33,19 +33,21 @@ def test_public_names_resolve_and_are_documented():
 
 def test_trained_model_takes_scores_windows_and_refuses_other_lengths():
     model = nesinterp.TrainedModel.load()
+    n = model.window
     song = nesinterp.read_score(ROOT / "nesinterp" / "examples" / "overworld.mid")
-    window = np.asarray(song.array[:64])
-    assert model.encode(song).shape == (6, model.latent_dim)
+    window = np.asarray(song.array[:n])
+    count = -(-song.frames // n)
+    assert model.encode(song).shape == (count, model.latent_dim)
     assert model.encode(window).shape == (1, model.latent_dim)
-    assert model.encode([song[:64], song[64:128]]).shape == (2, model.latent_dim)
+    assert model.encode([song[:n], song[n:2 * n]]).shape == (2, model.latent_dim)
     short = model.reconstruct(song[:10])
     assert isinstance(short, Score) and short.frames == 10
-    with pytest.raises(ValueError, match="windows of 64 frames"):
-        model.encode(np.asarray(song.array[:100]))
+    with pytest.raises(ValueError, match=f"windows of {n + 1} frames: this model reads windows of {n} frames"):
+        model.encode(np.asarray(song.array[:n + 1]))
     decoded = model.decode(model.encode(window))
-    assert len(decoded) == 1 and decoded[0].frames == 64
-    path = model.interpolate(song, song[:64], 3)  # the shorter repeats: 6 windows a step
-    assert [s.frames for s in path] == [384] * 3
+    assert len(decoded) == 1 and decoded[0].frames == n
+    path = model.interpolate(song, song[:n], 3)  # the shorter repeats: as many windows a step as the longer
+    assert [s.frames for s in path] == [count * n] * 3
 
 
 def test_pretty_midi_round_trip_is_exact(tmp_path):

@@ -137,18 +137,21 @@ class MusicTask:
         return loss
 
     def _balanced_loss(self, heads: dict, targets: dict) -> torch.Tensor:
-        """Sum over heads of each head's loss over its loss at a uniform guess (``_head_balance``)."""
-        b = self._balance
-        loss = sum(F.cross_entropy(heads["notes"][v], targets["notes"][:, v]) / b["notes"][v] for v in range(4))
+        """Sum over heads of each head's loss over its loss at a uniform guess (``_head_balance``), each
+        group (notes, onsets, expression) times its ``train.*_weight``."""
+        b, t = self._balance, self.cfg.train
+        loss = t.note_weight * sum(F.cross_entropy(heads["notes"][v], targets["notes"][:, v]) / b["notes"][v]
+                                   for v in range(4))
         if self.rep.onsets:
             per = F.binary_cross_entropy_with_logits(heads["onsets"], targets["onsets"].float(),
                                                      pos_weight=b["onset_weight"], reduction="none")
-            loss = loss + (per.mean(dim=2) / b["onset_norm"]).mean(dim=0).sum()
+            loss = loss + t.onset_weight * (per.mean(dim=2) / b["onset_norm"]).mean(dim=0).sum()
         if self.rep.expressive:
-            loss = loss + sum(F.cross_entropy(h, targets["velocity"][:, i]) / b["velocity"]
-                              for i, h in enumerate(heads["velocity"]))
-            loss = loss + sum(F.cross_entropy(h, targets["timbre"][:, v]) / b["timbre"][v]
-                              for v, h in enumerate(heads["timbre"]) if b["timbre"][v] is not None)
+            expression = sum(F.cross_entropy(h, targets["velocity"][:, i]) / b["velocity"]
+                             for i, h in enumerate(heads["velocity"]))
+            expression = expression + sum(F.cross_entropy(h, targets["timbre"][:, v]) / b["timbre"][v]
+                                          for v, h in enumerate(heads["timbre"]) if b["timbre"][v] is not None)
+            loss = loss + t.expression_weight * expression
         return loss
 
     def accuracy(self, logits: torch.Tensor, targets: dict) -> torch.Tensor:
