@@ -23,6 +23,7 @@ import torch
 from .score import Field, Voice, note_events
 
 PASSES = 3  # flattening one volume bump can expose the next one; three passes settle real decodes
+THRESHOLDS = np.round(np.arange(0.15, 0.951, 0.05), 2)  # onset thresholds tried by choose_onset_thresholds
 
 
 def onset_flags(windows: torch.Tensor) -> torch.Tensor:
@@ -38,6 +39,24 @@ def onset_flags(windows: torch.Tensor) -> torch.Tensor:
     rising_before[:, 1:] = rise[:, :-1] | new[:, :-1]
     reattack = sounding & ~new & rise & ~rising_before
     return (new | reattack).permute(0, 2, 1)
+
+
+def note_level_classes(logits: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
+    """Class indices (B, T) of one voice decoded note by note: logits (B, classes, T) with class 0 silent,
+    ``fire`` (B, T) the onset head's decisions. A frame sounds where silence is not the most likely class
+    or an onset fires; a note runs from an onset (or a start after silence) to the next, and gets the one
+    pitch most likely over all its frames (summed log-probabilities), so the pitch cannot flicker inside
+    a note and make onsets the head did not ask for."""
+    b, _, t = logits.shape
+    sound = (logits.argmax(dim=1) != 0) | fire
+    before = torch.zeros_like(sound)
+    before[:, 1:] = sound[:, :-1]
+    start = fire | (sound & ~before)
+    note = torch.cumsum(start.long(), dim=1) + torch.arange(b, device=logits.device).view(-1, 1) * (t + 1)
+    logp = logits[:, 1:].float().log_softmax(dim=1).permute(0, 2, 1)  # (B, T, pitches), given it sounds
+    sums = torch.zeros(b * (t + 1), logp.shape[-1], device=logits.device).index_add_(0, note[sound], logp[sound])
+    pitch = sums.argmax(dim=1) + 1
+    return torch.where(sound, pitch[note], torch.zeros_like(note))
 
 
 def articulate(array: np.ndarray, onsets: np.ndarray) -> np.ndarray:
@@ -95,3 +114,18 @@ def _hold_down(v: np.ndarray, extra: np.ndarray, onsets: np.ndarray) -> np.ndarr
     w = np.where(extra, np.minimum(v, before), v).astype(np.int32)
     running = np.minimum.accumulate(w - 100 * segment, axis=1) + 100 * segment  # resets at each stretch
     return np.where(clamped, running, v).astype(v.dtype)
+
+
+def choose_onset_thresholds(rep, logits: torch.Tensor, truth: np.ndarray) -> tuple:
+    """Per voice, the onset threshold (of ``THRESHOLDS``) whose decoding of ``logits`` (B, channels, T)
+    by ``rep`` gives the best onset F1 (+-1 frame) against the real windows ``truth`` (B, T, 4, 3)."""
+    from dataclasses import replace
+
+    from .metrics.music import onset_matches
+
+    f1 = []
+    for threshold in THRESHOLDS:
+        decoded = replace(rep, onset_threshold=(float(threshold),) * 4).decode(logits)
+        tp, n_pred, n_true = onset_matches(decoded, truth, tolerance=1)
+        f1.append(2 * tp / np.maximum(n_pred + n_true, 1))
+    return tuple(float(THRESHOLDS[i]) for i in np.argmax(np.array(f1), axis=0))

@@ -137,6 +137,8 @@ class Representation:
 
         fire = None
         if self.onsets:
+            from .articulation import note_level_classes
+
             p = heads["onsets"].sigmoid().cpu()  # (B, 4, T)
             if temperature <= 0:
                 fire = p > torch.tensor(self.onset_threshold).view(1, 4, 1)
@@ -146,9 +148,12 @@ class Representation:
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
         for v in Voice:
             lg = heads["notes"][v].cpu()
-            cls = pick(lg)
-            if fire is not None:  # an onset sounds the voice: its most likely note but silence
-                cls = torch.where(fire[:, v] & (cls == 0), lg[:, 1:].argmax(dim=1) + 1, cls)
+            if fire is not None and temperature <= 0:  # note by note, starting where the onset head fires
+                cls = note_level_classes(lg, fire[:, v])
+            else:
+                cls = pick(lg)
+                if fire is not None:  # an onset sounds the voice: its most likely note but silence
+                    cls = torch.where(fire[:, v] & (cls == 0), lg[:, 1:].argmax(dim=1) + 1, cls)
             lo = NOTE_RANGE[v][0]
             note = torch.where(cls > 0, cls + lo - 1, torch.zeros_like(cls))
             out[:, :, v, Field.NOTE] = note

@@ -143,3 +143,36 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
 
     song = read_score(EXAMPLES / "overworld.mid")
     assert model.reconstruct(song).frames == song.frames
+
+
+def test_note_by_note_decoding_keeps_one_pitch_per_note():
+    from nesinterp.articulation import note_level_classes
+
+    logits = torch.full((1, 5, 10), -5.0)
+    logits[0, 0, :2] = 5.0  # silent for two frames
+    logits[0, 2, 2:] = 2.0  # then pitch class 2 mostly ...
+    logits[0, 3, [4, 6]] = 3.0  # ... with two frames where class 3 is a little more likely
+    logits[0, 0, 9] = 5.0  # silent again at the end
+    fire = torch.zeros(1, 10, dtype=torch.bool)
+    fire[0, 1] = True  # an onset on a frame the pitch head thinks silent: it sounds
+    fire[0, 7] = True  # a new note at frame 7
+    cls = note_level_classes(logits, fire)[0].tolist()
+    assert cls == [0, 2, 2, 2, 2, 2, 2, 2, 2, 0]  # per frame argmax would flicker 2, 3, 2, 3
+    logits[0, 3, 7:9] = 4.0
+    assert note_level_classes(logits, fire)[0].tolist()[7:] == [3, 3, 0]
+
+
+def test_the_bundled_model_decodes_expression():
+    """Decoded steps of the bundled model carry expression: volume changes inside notes, and more than one
+    duty cycle occurs over the example songs' reconstructions."""
+    from data_prep.readers import read_score
+    from nesinterp.interpolate import TrainedModel
+
+    model = TrainedModel.load()
+    assert model.representation.expressive and model.representation.onsets
+    out = np.concatenate([model.reconstruct(read_score(p)).array for p in sorted(EXAMPLES.glob("*.mid"))])
+    notes, volume, timbre = out[..., 0], out[..., 1].astype(int), out[..., 2]
+    held = (notes[1:] == notes[:-1]) & (notes[1:] > 0)
+    for v in (Voice.P1, Voice.P2, Voice.NO):
+        assert (np.diff(volume[:, v], axis=0)[held[:, v]] != 0).mean() > 0.05, v
+    assert len(set(timbre[notes[:, Voice.P1] > 0, Voice.P1])) > 1

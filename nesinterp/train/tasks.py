@@ -17,7 +17,6 @@ from ..data import TIMBRE_CLASSES, VELOCITY_CLASSES, VOICE_CLASSES, Representati
 from ..errors import TrainError
 
 CALIBRATION_WINDOWS = 2048
-CALIBRATION_GRID = np.round(np.arange(0.15, 0.951, 0.05), 2)  # onset thresholds tried
 
 
 class MusicTask:
@@ -82,22 +81,14 @@ class MusicTask:
         gives the best onset F1 (+-1 frame) of the decoded windows on the valid split. Sets ``rep``."""
         if self._calibration is None:
             return
-        from ..metrics.music import onset_matches
+        from ..articulation import choose_onset_thresholds
 
         was_training = autoencoder.training
         autoencoder.eval()
         logits = torch.cat([autoencoder(self.rep.one_hot(self.rep.targets(w)))[1].float().cpu()
                             for w in self._calibration.split(256)])
         autoencoder.train(was_training)
-        truth = self._calibration.cpu().numpy()
-        best = []
-        for threshold in CALIBRATION_GRID:
-            rep = replace(self.rep, onset_threshold=(threshold,) * 4)
-            tp, n_pred, n_true = onset_matches(rep.decode(logits), truth, tolerance=1)
-            f1 = 2 * tp / np.maximum(n_pred + n_true, 1)
-            best.append(f1)
-        best = np.array(best)  # (thresholds, voices)
-        chosen = tuple(float(CALIBRATION_GRID[i]) for i in best.argmax(axis=0))
+        chosen = choose_onset_thresholds(self.rep, logits, self._calibration.cpu().numpy())
         self.rep = replace(self.rep, onset_threshold=chosen)
 
     def _sample_windows(self, dataset) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""Choose a trained model's onset thresholds again on the valid split, with this version's decoder, and
+write them into its model.json (what training does at every checkpoint; for models decoded by a newer
+decoder than the one they were calibrated with, e.g. the bundled one).
+
+    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data_prep.dataset import Dataset  # noqa: E402
+from nesinterp.articulation import choose_onset_thresholds  # noqa: E402
+from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E402
+from nesinterp.evaluate.music import corpus_windows  # noqa: E402
+from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
+from nesinterp.jsonio import dumps  # noqa: E402
+from nesinterp.metrics.music import onset_matches  # noqa: E402
+from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("data/nesmdb"))
+    parser.add_argument("--write", action="store_true", help="store the thresholds in model.json")
+    args = parser.parse_args()
+    model = TrainedModel.load(args.model)
+    rep = model.representation
+    if not rep.onsets:
+        sys.exit(f"{args.model}: this model has no onset head")
+    truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
+    with torch.no_grad():
+        x = rep.one_hot(rep.targets(torch.from_numpy(truth)))
+        logits = torch.cat([model.autoencoder(part)[1].float() for part in x.split(256)])
+    chosen = choose_onset_thresholds(rep, logits, truth)
+    print("| thresholds P1 P2 TR NO | onset F1 (+-1) | onsets predicted / true |")
+    print("|---|---|---|")
+    for threshold in (rep.onset_threshold, chosen):
+        tp, n_pred, n_true = onset_matches(replace(rep, onset_threshold=threshold).decode(logits), truth, 1)
+        print(f"| {threshold} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
+              f"| {np.round(n_pred / np.maximum(n_true, 1), 2).tolist()} |")
+    if args.write:
+        meta_path = model_files(args.model)[1]
+        meta = read_model_meta(meta_path)
+        meta["representation"]["onset_threshold"] = list(chosen)
+        atomic_write_text(meta_path, dumps(meta, indent=2))
+        print(f"written to {meta_path}")
+
+
+if __name__ == "__main__":
+    main()
