@@ -160,7 +160,9 @@ class Representation:
             sounding = note > 0
             if self.expressive:
                 if v != Voice.TR:
-                    vel = pick(heads["velocity"][[0, 1, None, 2][v]]).cpu().clamp(1, 15)
+                    # the volume given that the voice sounds: class 0 is silence's, which an unsure head
+                    # often picks, and a sounding voice at volume 0 (or clamped to 1) is lost
+                    vel = pick(heads["velocity"][[0, 1, None, 2][v]][:, 1:]).cpu() + 1
                     out[:, :, v, Field.VELOCITY] = torch.where(sounding, vel, 0)
                 out[:, :, v, Field.TIMBRE] = pick(heads["timbre"][v]).cpu()
             else:
