@@ -37,30 +37,32 @@ def frame_bounds(frames: int, sample_rate: int) -> np.ndarray:
 
 
 class Sequences:
-    """The step sequences of one kind of voice, one per variant (pulse duty, noise mode), flattened so
-    that per-frame offsets index them; with each sequence's edges, the steps whose value differs from
-    the step before (cyclically): a voice's level changes only there."""
+    """The step sequences of one kind of voice, one per variant (pulse duty, noise mode), each tiled
+    (unrolled) over more steps than one frame advances plus a period, so that a frame starting in the
+    first period reads its steps and edges without a modulo. Edges are the steps whose value differs
+    from the step before: a voice's level changes only there."""
 
     def __init__(self, sequences):
-        seqs = [np.asarray(s, np.float64) for s in sequences]
-        self.period = np.array([len(s) for s in seqs], np.int64)
-        self.value_start = np.concatenate([[0], np.cumsum(self.period)[:-1]]).astype(np.int64)
-        self.values = np.concatenate(seqs)
-        edges = [np.flatnonzero(s != np.roll(s, 1)) for s in seqs]
-        self.edge_count = np.array([len(e) for e in edges], np.int64)
-        self.edge_start = np.concatenate([[0], np.cumsum(self.edge_count)[:-1]]).astype(np.int64)
-        self.edge_step = np.concatenate(edges).astype(np.int64)
-        self.edge_value = np.concatenate([s[e] for s, e in zip(seqs, edges)])
+        self.sequences = [np.asarray(s, np.float64) for s in sequences]
+        self.period = np.array([len(s) for s in self.sequences], np.int64)
+        self.span = -1
+        self.unroll(1024)
 
-    def edges_upto(self, step: np.ndarray, variant: np.ndarray) -> np.ndarray:
-        """How many edges lie at steps 0..``step`` (integers, counted from step 0 of the sequence)."""
-        out = np.zeros(len(step), np.int64)
-        for v in np.unique(variant):
-            sel = variant == v
-            cycles, within = np.divmod(step[sel], self.period[v])
-            steps = self.edge_step[self.edge_start[v]: self.edge_start[v] + self.edge_count[v]]
-            out[sel] = self.edge_count[v] * cycles + np.searchsorted(steps, within, side="right")
-        return out
+    def unroll(self, span: int) -> None:
+        """Tile the sequences over at least ``span`` steps beyond their first period (grows only)."""
+        if span <= self.span:
+            return
+        self.span = span = max(span, 2 * self.span)
+        tiles = [np.tile(s, -(-(span + 2 * len(s)) // len(s))) for s in self.sequences]
+        self.width = max(len(t) for t in tiles)
+        self.values = np.zeros((len(tiles), self.width))
+        self.edges = []
+        for v, tiled in enumerate(tiles):
+            self.values[v, :len(tiled)] = tiled
+            before = np.roll(tiled, 1)
+            step = np.flatnonzero(tiled != before)
+            self.edges.append((step, before[step], tiled[step]))
+        self.values = self.values.reshape(-1)  # variant v, step k at v * width + k
 
 
 @lru_cache(maxsize=None)
@@ -103,16 +105,16 @@ class Plan:
         self.first_step = np.floor(phase).astype(np.int64)
         self.last_step = np.floor(phase + self.rate * counts).astype(np.int64)
         self.fast = np.zeros(len(rate), bool)
-        # For lookups at any time of a frame: level = gain * values[start + step % period] + hold.
+        # For lookups at any time of a frame: level = gain * values[variant, step] + hold.
         self.gain = np.where(self.sounding, volume, 0).astype(np.float64)
         self.hold = np.where(self.sounding, 0.0, held)
-        self.value_start = seqs.value_start[variant]
-        self.period = seqs.period[variant]
+        if self.sounding.any():
+            seqs.unroll(int((self.last_step - self.first_step)[self.sounding].max()) + 1)
         self.offset = phase - self.rate * starts  # phase at chunk sample t: offset + rate t
 
     def _level(self, step, frames=slice(None)) -> np.ndarray:
-        return self.gain[frames] * self.seqs.values[self.value_start[frames] + step % self.period[frames]] \
-            + self.hold[frames]
+        # (The width is read now: another voice of the same kind may have unrolled the tables since.)
+        return self.gain[frames] * self.seqs.values[self.variant[frames] * self.seqs.width + step] + self.hold[frames]
 
     def start_levels(self) -> np.ndarray:
         level = self._level(self.first_step)
@@ -147,26 +149,20 @@ class Plan:
         """Every level change inside the frames (fast noise frames excepted): ``(frame, time, level
         before, level after)``, time in chunk samples, strictly after the frame's start and at most at
         its end (changes at a frame start are the frame boundary's, see ``start_levels``)."""
-        seqs = self.seqs
         parts = []
         edge_frames = self.sounding & ~self.fast
         for v in np.unique(self.variant[edge_frames]):
             frames = np.flatnonzero(edge_frames & (self.variant == v))
-            period, count = int(seqs.period[v]), int(seqs.edge_count[v])
-            steps = seqs.edge_step[seqs.edge_start[v]: seqs.edge_start[v] + count]
-            values = seqs.edge_value[seqs.edge_start[v]: seqs.edge_start[v] + count]
-            first, last = self.first_step[frames], self.last_step[frames]
-            first_edge = count * (first // period) + np.searchsorted(steps, first % period, side="right")
-            n = count * (last // period) + np.searchsorted(steps, last % period, side="right") - first_edge
+            steps, before, after = self.seqs.edges[v]
+            first = np.searchsorted(steps, self.first_step[frames], side="right")
+            n = np.searchsorted(steps, self.last_step[frames], side="right") - first
             ends = np.cumsum(n)
-            cycles, e = np.divmod(np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(first_edge - ends + n, n),
-                                  count)
-            step = cycles * period + steps[e]
+            e = np.arange(int(ends[-1])) + np.repeat(first - ends + n, n)
             rate = self.rate[frames]
-            times = np.repeat(self.starts[frames] - self.phase[frames] / rate, n) + step * np.repeat(1.0 / rate, n)
+            times = np.repeat(self.starts[frames] - self.phase[frames] / rate, n) + steps[e] * np.repeat(1.0 / rate, n)
             np.minimum(times, np.repeat(self.starts[frames] + self.counts[frames], n), out=times)
             gain = np.repeat(self.gain[frames], n)
-            parts.append((np.repeat(frames, n), times, gain * values[e - 1], gain * values[e]))
+            parts.append((np.repeat(frames, n), times, gain * before[e], gain * after[e]))
         if not parts:
             empty = np.zeros(0)
             return np.zeros(0, np.int64), empty, empty, empty
@@ -182,24 +178,32 @@ class Plan:
         if not self.fast.any():
             return
         fast = np.flatnonzero(self.fast)
-        n = self.counts[fast] + 1  # sample boundaries of each frame
-        ends = np.cumsum(n)
-        k = np.arange(int(ends[-1])) - np.repeat(ends - n, n)  # boundary within its frame
-        phase = np.repeat(self.phase[fast], n) + np.repeat(self.rate[fast], n) * k
-        running = np.empty(len(phase))
+        counts = self.counts[fast]
+        # A grid: one row per frame, one column per sample boundary (frames differ by at most a sample).
+        k = np.arange(int(counts.max()) + 1, dtype=np.float64)
+        phase = self.rate[fast, None] * k[None, :]
+        phase += self.phase[fast, None]
+        running = np.empty_like(phase)
         modes = self.variant[fast]
         for mode in np.unique(modes):
             tiled, sums = noise_running_sum(int(mode))
-            sel = slice(None) if (modes == mode).all() else np.repeat(modes == mode, n)
-            step = phase[sel].astype(np.int64)
-            running[sel] = sums[step] + (phase[sel] - step) * tiled[step]
-        # Each sample's average: the running sum's difference across it, without the differences
-        # that straddle two frames.
-        levels = np.delete(np.diff(running), ends[:-1] - 1)
-        levels *= np.repeat(self.gain[fast] / self.rate[fast], n - 1)
-        self.fast_levels = levels
-        self.fast_first = ends - n - np.arange(len(fast))
-        self.fast_at = np.delete(np.repeat(self.starts[fast], n) + k, ends - 1)
+            rows = slice(None) if (modes == mode).all() else modes == mode
+            sel = phase[rows]
+            step = sel.astype(np.int64)
+            sel -= step
+            sel *= tiled[step]
+            sel += sums[step]
+            running[rows] = sel
+        # Each sample's average: the running sum's difference across it.
+        levels = np.diff(running, axis=1)
+        levels *= (self.gain[fast] / self.rate[fast])[:, None]
+        at = self.starts[fast, None] + k[None, :-1].astype(np.int64)
+        if np.all(counts == len(k) - 1):
+            self.fast_levels, self.fast_at = levels.reshape(-1), at.reshape(-1)
+        else:
+            keep = k[None, :-1] < counts[:, None]
+            self.fast_levels, self.fast_at = levels[keep], at[keep]
+        self.fast_first = np.cumsum(counts) - counts
 
 
 class ChannelState:
