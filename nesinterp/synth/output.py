@@ -196,17 +196,24 @@ def linear_recurrence(u: np.ndarray, p: float, y0: float = 0.0) -> np.ndarray:
     padded = np.zeros(blocks * length)
     padded[:n] = u
     padded = padded.reshape(blocks, length)
-    i = np.arange(length)
-    grow = p ** -i.astype(np.float64)
-    local = np.cumsum(padded * grow, axis=1) * (p ** i.astype(np.float64))
+    grow, shrink, after = _powers(p, length)
+    local = np.cumsum(padded * grow, axis=1)
+    local *= shrink
     carries = np.empty(blocks)
     carry, p_length = float(y0), p ** length
     ends = local[:, -1].tolist()
     for j in range(blocks):
         carries[j] = carry
         carry = ends[j] + p_length * carry
-    y = local + carries[:, None] * (p ** (i + 1.0))
-    return y.reshape(-1)[:n]
+    local += carries[:, None] * after
+    return local.reshape(-1)[:n]
+
+
+@lru_cache(maxsize=64)
+def _powers(p: float, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p^-i, p^i and p^(i+1) for i < length (cached: a render calls for the same few many times)."""
+    i = np.arange(length, dtype=np.float64)
+    return p ** -i, p ** i, p ** (i + 1.0)
 
 
 def _block_recurrence(ends: np.ndarray, decay: float, start: float) -> np.ndarray:
