@@ -298,9 +298,10 @@ def _spectrogram(x: np.ndarray, n: int = 2048) -> np.ndarray:
 
 def test_old_and_new_renderers_agree_on_real_songs(midi_samples, exprsco_valid):
     """The per-sample renderer (tests/reference_synth.py) box-averaged each channel and mixed those
-    averages; the edge renderer mixes the exact step levels, so the two differ only at edges (and per
-    sample in fast noise, which both average). Bound: the magnitude spectrograms (2048-sample Hann
-    frames) differ by less than 2 % of the old one's norm (measured: 0.2..0.8 %), per song."""
+    averages; the edge renderer mixes the exact step levels, so the two differ at edges, and in fast
+    noise, which the new one reads from a table with its start rounded to 1/32 sample. Bound: the
+    magnitude spectrograms (2048-sample Hann frames) differ by less than 2 % of the old one's norm
+    (measured: 0.2..0.8 %), per song."""
     from data_prep.readers import read_score
 
     from . import reference_synth

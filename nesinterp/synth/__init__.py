@@ -14,9 +14,10 @@ goes into a buffer as a box-filtered step (the blip-buffer technique with a one-
 (1 - f) of it into the sample it falls in, f into the next, so each sample is the exact average of the
 mixed step function over the time it spans. The console's output filters then run on the step buffer
 in closed form: summing the steps and high-passing cancel, leaving three first-order decays, applied
-as one small matrix product per 32-sample block (``output``). Noise shifting faster than ~1.5 times per
-sample (periods 4..16 clocks at 44.1 kHz) has more edges than samples; there each sample's exact average
-comes from a running-sum table of the shift register instead, mixed per sample with the triangle.
+as one small matrix product per 32-sample block (``output``). Noise shifting faster than 1.5 times per
+sample (periods 4..32 clocks at 44.1 kHz) has more edges than samples; there each sample's average is
+read from a table of the shift register's box averages at that rate (its start offset rounded to 1/32
+of a sample: the frame's noise may be shifted by up to 1/64 sample), mixed per sample with the triangle.
 
 Phase at note boundaries (the chip's own behaviour, so no click the chip would not make):
 

@@ -20,6 +20,9 @@ FAST_NOISE = 1.5
 """Noise that shifts more often than this per output sample is rendered per sample (the exact box
 average of each sample, from a running-sum table), not per edge: there its edges outnumber samples."""
 
+NOISE_OFFSETS = 32
+"""Start offsets per sample tabulated for fast noise (``fast_noise_table``)."""
+
 SIMULTANEOUS = 1e-7
 """Edges of two voices closer than this (in sequencer steps) count as simultaneous (see ``Plan.level_at``)."""
 
@@ -85,7 +88,7 @@ def noise_running_sum(mode: int) -> tuple[np.ndarray, np.ndarray]:
     """The noise output tiled over more than a loop plus the most shifts of one frame, and its running
     sum from phase 0 (``sums[k]`` = the integral over [0, k)): the box average of fast noise."""
     seq = noise_sequence(mode).astype(np.float64)
-    need = len(seq) + int(CPU_CLOCK / NOISE_PERIODS.min() / FRAME_RATE) + 4
+    need = len(seq) + int(CPU_CLOCK / NOISE_PERIODS.min() / FRAME_RATE) + 1024
     tiled = np.tile(seq, -(-need // len(seq)))
     return tiled, np.concatenate([[0.0], np.cumsum(tiled)])
 
@@ -119,13 +122,13 @@ class Plan:
     def start_levels(self) -> np.ndarray:
         level = self._level(self.first_step)
         if self.fast.any():
-            level[self.fast] = self.fast_levels[self.fast_first]
+            level[self.fast] = self.fast_levels[:, 0]
         return level
 
     def end_levels(self) -> np.ndarray:
         level = self._level(self.last_step)
         if self.fast.any():
-            level[self.fast] = self.fast_levels[self.fast_first + self.counts[self.fast] - 1]
+            level[self.fast] = self.fast_levels[:, -1]  # a short row repeats its last level
         return level
 
     def level_at(self, frames: np.ndarray, times: np.ndarray, side: str) -> np.ndarray:
@@ -170,40 +173,50 @@ class Plan:
             return parts[0]
         return tuple(np.concatenate(column) for column in zip(*parts))
 
-    def use_fast_noise(self) -> None:
-        """Render the frames whose noise shifts faster than FAST_NOISE per sample sample by sample:
-        ``fast_at`` (chunk samples, frame by frame), ``fast_levels`` (each sample's exact box average)
-        and ``fast_first`` (where each fast frame starts in those two)."""
+    def use_fast_noise(self, sample_rate: int, clocks: np.ndarray) -> None:
+        """Render the frames whose noise shifts faster than FAST_NOISE per sample sample by sample, from
+        ``fast_noise_table``: ``fast_levels`` and ``fast_at`` are grids, one row per fast frame, one
+        column per sample (chunk positions in ``fast_at``); a row shorter than the grid repeats its last
+        level in the spare column, whose position is ``trash`` (one past the chunk's spill sample)."""
         self.fast = self.sounding & (self.rate > FAST_NOISE)
         if not self.fast.any():
             return
         fast = np.flatnonzero(self.fast)
         counts = self.counts[fast]
-        # A grid: one row per frame, one column per sample boundary (frames differ by at most a sample).
-        k = np.arange(int(counts.max()) + 1, dtype=np.float64)
-        phase = self.rate[fast, None] * k[None, :]
-        phase += self.phase[fast, None]
-        running = np.empty_like(phase)
-        modes = self.variant[fast]
-        for mode in np.unique(modes):
-            tiled, sums = noise_running_sum(int(mode))
-            rows = slice(None) if (modes == mode).all() else modes == mode
-            sel = phase[rows]
-            step = sel.astype(np.int64)
-            sel -= step
-            sel *= tiled[step]
-            sel += sums[step]
-            running[rows] = sel
-        # Each sample's average: the running sum's difference across it.
-        levels = np.diff(running, axis=1)
-        levels *= (self.gain[fast] / self.rate[fast])[:, None]
-        at = self.starts[fast, None] + k[None, :-1].astype(np.int64)
-        if np.all(counts == len(k) - 1):
-            self.fast_levels, self.fast_at = levels.reshape(-1), at.reshape(-1)
-        else:
-            keep = k[None, :-1] < counts[:, None]
-            self.fast_levels, self.fast_at = levels[keep], at[keep]
-        self.fast_first = np.cumsum(counts) - counts
+        width = int(counts.max())
+        j = np.arange(width)
+        levels = np.empty((len(fast), width))
+        for mode, period in set(zip(self.variant[fast].tolist(), clocks[fast].tolist())):
+            rows = (self.variant[fast] == mode) & (clocks[fast] == period)
+            table, rate = fast_noise_table(mode, period, sample_rate)
+            # The table row whose start offset is nearest the frame's phase (a shift of at most
+            # 1 / (2 NOISE_OFFSETS) sample), then the frame's samples in a row.
+            start = np.rint(self.phase[fast[rows]] / rate * NOISE_OFFSETS).astype(np.int64)
+            first = (start % NOISE_OFFSETS) * table.shape[1] + start // NOISE_OFFSETS
+            levels[rows] = np.take(table.reshape(-1), first[:, None] + j[None, :])
+        levels *= self.gain[fast, None]
+        short = j[None, :] >= counts[:, None]
+        self.trash = int(self.starts[-1] + self.counts[-1]) + 1
+        self.fast_at = np.where(short, self.trash, self.starts[fast, None] + j[None, :])
+        if short.any():
+            levels[short] = levels[np.arange(len(fast)), counts - 1][np.nonzero(short)[0]]
+        self.fast_levels = levels
+
+
+@lru_cache(maxsize=64)
+def fast_noise_table(mode: int, clocks: int, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Unit noise of ``mode`` shifting every ``clocks`` CPU clocks, box-averaged per sample: row q starts
+    q / NOISE_OFFSETS of a sample after shift 0, and runs a loop plus a frame. Returns (the table,
+    shifts per sample). Cached: a render uses a few of them many times."""
+    rate = CPU_CLOCK / clocks / sample_rate
+    samples = int(np.ceil(NOISE_LOOP_LENGTH[mode] / rate)) + int(sample_rate) // FRAME_RATE + 4
+    tiled, sums = noise_running_sum(mode)
+    phase = rate * (np.arange(samples + 1)[None, :] + np.arange(NOISE_OFFSETS)[:, None] / NOISE_OFFSETS)
+    step = phase.astype(np.int64)
+    running = sums[step] + (phase - step) * tiled[step]
+    table = np.diff(running, axis=1) / rate
+    table.flags.writeable = False
+    return table, rate
 
 
 class ChannelState:
@@ -264,7 +277,7 @@ def _noise_plan(note, velocity, mode, state: ChannelState, sample_rate, starts, 
     mode = np.minimum(mode, 1)
     plan = Plan(seqs, sounding, rate, _reduce(total[:-1], seqs.period[mode].astype(np.float64)), velocity,
                 mode, np.zeros(len(note)), starts, counts)
-    plan.use_fast_noise()
+    plan.use_fast_noise(sample_rate, noise_period(note))
     return plan
 
 

@@ -66,14 +66,17 @@ def _pair_changes(a, b, mixer, starts, before: float):
 def _dense_pair(a, b, mixer, starts, before_a, samples, start, end):
     """The pair's output per sample in the frames where ``b`` is fast noise: ``a`` box-averaged per
     sample (from its own steps), mixed with b's per-sample levels. Returns (positions, differences) for
-    the samples after each such frame's first; sets those frames' ``start`` and ``end`` outputs."""
-    level_a = before_a + np.cumsum(_steps(*_voice_changes(a, starts, before_a), samples)[:samples])
+    the samples after each such frame's first (the spare cells of short rows go to ``b.trash``); sets
+    those frames' ``start`` and ``end`` outputs."""
+    level_a = np.empty(samples + 2)
+    np.cumsum(_steps(*_voice_changes(a, starts, before_a), samples + 1), out=level_a)
+    level_a += before_a
     out = mixer(level_a[b.fast_at], b.fast_levels)
-    count = b.counts[b.fast]
-    start[b.fast] = out[b.fast_first]
-    end[b.fast] = out[b.fast_first + count - 1]
-    change = np.diff(out, prepend=0.0)
-    change[b.fast_first] = 0.0  # a frame's first sample changes at the frame boundary (its own step)
+    start[b.fast] = out[:, 0]
+    end[b.fast] = out[np.arange(len(out)), b.counts[b.fast] - 1]
+    change = np.empty_like(out)
+    change[:, 0] = 0.0  # a frame's first sample changes at the frame boundary (its own step)
+    np.subtract(out[:, 1:], out[:, :-1], out=change[:, 1:])
     return b.fast_at, change
 
 
@@ -109,7 +112,7 @@ def mixed_steps(array: np.ndarray, sample_rate: int):
             times += t + [starts.astype(np.float64)]
             sizes += d + [start - np.concatenate([[ends[pair]], end[:-1]])]
             ends[pair] = float(end[-1])
-        steps = _steps(times, sizes, samples)
+        steps = _steps(times, sizes, samples + 1)  # one spare entry past the spill: fast noise's trash
         if dense is not None:
             steps[dense[0]] += dense[1]
         steps[0] += spill
@@ -125,9 +128,9 @@ def voice_steps(array: np.ndarray, sample_rate: int):
         steps = np.stack([_steps(*_voice_changes(p, starts, state.levels[v]), samples) for v, p in enumerate(plans)])
         noise = plans[3]
         if noise.fast.any():
-            change = np.diff(noise.fast_levels, prepend=0.0)
-            change[noise.fast_first] = 0.0
-            steps[3, noise.fast_at] += change
+            change = np.diff(noise.fast_levels, axis=1, prepend=noise.fast_levels[:, :1])
+            keep = noise.fast_at < samples  # spare cells of short rows point past the chunk
+            steps[3, noise.fast_at[keep]] += change[keep]
         steps[:, 0] += spill
         spill = steps[:, samples].copy()
         yield steps[:, :samples]
