@@ -131,18 +131,34 @@ def _prepare_out(out: Path, settings: dict, targets: list[Path], force: bool) ->
 
 
 def _render_one(task):
-    """Worker: read one song if needed, render it, write its WAV. Returns (index, samples, reason)."""
+    """Worker: read one song if needed, render it, write its WAV. Returns (index, samples, reason).
+    A song without notes still gets its (silent) WAV: one WAV per song."""
     index, song, target, sample_rate, normalize = task
     score = song.payload
     if not isinstance(score, Score):
-        from data_prep.prep import convert_item
-
-        score = convert_item(score)
-        if not isinstance(score, Score):
-            return index, 0, score.reason
+        score = _read_item(score)
+        if isinstance(score, str):
+            return index, 0, score
     target.parent.mkdir(parents=True, exist_ok=True)
     render_wav(score, target, sample_rate, normalize, force=True)
     return index, score.frames * sample_rate // FRAME_RATE, None
+
+
+def _read_item(item):
+    """The Score of a data_prep Item, or why it cannot be read."""
+    from data_prep.readers import ReadError, read_score, score_from_bytes
+
+    if item.music21 is not None:
+        from data_prep.prep import convert_item
+
+        score = convert_item(item)
+        return score if isinstance(score, Score) else score.reason
+    try:
+        if item.data is not None:
+            return score_from_bytes(item.data, item.filename, item.source)
+        return read_score(item.path)
+    except (ReadError, ValueError, OSError) as exc:
+        return str(exc) or type(exc).__name__
 
 
 def _wav_samples(path: Path) -> int:
