@@ -113,6 +113,8 @@ def _prepare_out(out: Path, settings: dict, targets: list[Path], force: bool) ->
     """Check OUT against the job; returns True when this run resumes an earlier run of the same job."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder")
+    if out.suffix.lower() == ".wav":
+        raise RenderError(f"{out}: many songs need a folder, not one .wav file")
     record = out / RECORD
     if record.is_file() and not force:
         try:

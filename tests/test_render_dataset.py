@@ -122,7 +122,9 @@ def test_refusals_name_the_problem(nesmdb_folder, tmp_path):
         (twin / sub / "same.exprsco.pkl").write_bytes(score_to_pickle_bytes(song(24, 60, "same")))
     with pytest.raises(RenderError, match="would overwrite the render of"):
         render_dataset([twin], tmp_path / "y", RenderOptions(sample_rate=RATE))
-    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    with pytest.raises(RenderError, match="need a folder, not one .wav"):
+        render_dataset([nesmdb_folder], tmp_path / "z.wav", RenderOptions(sample_rate=RATE))
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists() and not (tmp_path / "z.wav").exists()
 
 
 def test_cli_renders_a_folder_and_reports(cli, nesmdb_folder, tmp_path):
