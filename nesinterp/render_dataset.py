@@ -284,7 +284,11 @@ def render_command(inputs, out, split, workers, force, rate, normalize, manifest
     """``nesinterp render`` for folders and archives: renders, reports on stderr, returns OUT."""
     options = RenderOptions(split=split, workers=workers or os.cpu_count() or 1, force=force, sample_rate=rate,
                             normalize=normalize, manifest=manifest)
-    result = render_dataset(inputs, out, options, progress=not quiet and sys.stderr.isatty())
+    try:
+        result = render_dataset(inputs, out, options, progress=not quiet and sys.stderr.isatty())
+    except KeyboardInterrupt:
+        print("nesinterp: interrupted; the same command renders the songs still missing", file=sys.stderr)
+        sys.exit(130)
     if not quiet:
         print(f"nesinterp: {summary(result, options.workers)}", file=sys.stderr)
     for source, reason in result.skipped:

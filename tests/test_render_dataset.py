@@ -154,3 +154,35 @@ def test_the_whole_valid_split_renders(exprsco_archive, tmp_path):
     manifest = json.loads((tmp_path / "valid" / "manifest.json").read_text())
     assert len(manifest["songs"]) == result.rendered
     assert abs(sum(s["seconds"] for s in manifest["songs"]) / 3600 - 3.1) < 0.1
+
+
+def test_an_interrupted_command_says_how_to_resume(nesmdb_folder, tmp_path):
+    """SIGINT mid-render (as Ctrl-C): exit 130 with the resume hint, no traceback, no partial WAV; the
+    same command then finishes the job."""
+    import signal
+    import subprocess
+    import time
+
+    from .conftest import nesinterp_command
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        write_score_pickle(song(24 * 60, 50 + i % 30, f"{i:03d}_Long_00_01Song"), many / f"{i:03d}_Long_00_01Song.exprsco.pkl")
+    out = tmp_path / "out"
+    cmd = [*nesinterp_command(), "render", str(many), "-o", str(out), "--workers", "1", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / ".render.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the render finished before the interrupt arrived")
+    assert proc.returncode == 130 and "Traceback" not in err and "same command" in err
+    assert not list(out.rglob("*.part"))
+    done = len(list(out.glob("*.wav")))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and len(list(out.glob("*.wav"))) == 40
+    assert done < 40
