@@ -219,6 +219,16 @@ def _powers(p: float, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return p ** -i, p ** i, p ** (i + 1.0)
 
 
+BLAS_ROWS = 255
+"""Rows per matrix product: OpenBLAS spreads a product of more than 262144 multiply-adds over its
+threads, which for these small products only spin against each other (the whole valid split took
+40 s instead of 16 s on a busy 2-core machine); 255 x 32 x 32 stays on one thread."""
+
+
+def _single_thread_pieces(rows: int):
+    return (slice(i, i + BLAS_ROWS) for i in range(0, rows, BLAS_ROWS))
+
+
 def _block_recurrence(ends: np.ndarray, decay: float, start: float) -> np.ndarray:
     """c[b] = decay c[b-1] + ends[b] with c[-1] = start. A fast decay (the low-pass: 1e-15 per block)
     is a few terms of its series; a slow one goes through ``linear_recurrence``."""
@@ -274,14 +284,18 @@ class OutputStage:
             yield self._blocks(steps[:full].reshape(-1, self.block))
 
     def _blocks(self, blocks: np.ndarray) -> np.ndarray:
-        out = blocks @ self.toeplitz
-        ends = blocks @ self.to_state
+        out = np.empty((len(blocks), self.block))
+        ends = np.empty((len(blocks), 3))
+        for rows in _single_thread_pieces(len(blocks)):
+            np.matmul(blocks[rows], self.toeplitz, out=out[rows])
+            np.matmul(blocks[rows], self.to_state, out=ends[rows])
         states = np.empty((len(blocks) + 1, 3))
         states[0] = self.state
         for mode in range(3):
             states[1:, mode] = _block_recurrence(ends[:, mode], float(self.decay[mode]), float(self.state[mode]))
         self.state = states[-1].copy()
-        out += states[:-1] @ self.from_state
+        for rows in _single_thread_pieces(len(blocks)):
+            out[rows] += states[:-1][rows] @ self.from_state
         return out.reshape(-1)
 
     def flush(self) -> np.ndarray:
