@@ -66,46 +66,50 @@ def best_times(fns, repeat: int) -> list[float]:
     return best
 
 
+def synth_rows(chosen: list, rate: int, repeat: int) -> list[str]:
+    """The Markdown table: each song rendered by the NES synth and by pretty_midi, and the total."""
+    import pretty_midi
+
+    pretty_midi.pretty_midi.MAX_TICK = 10**10  # NES-MDB songs over ~227 s exceed pretty_midi's default
+    rows = ["| song | seconds | NES synth s | NES x real time | pretty_midi s | pretty_midi x real time "
+            "| NES speed / pretty_midi |", "|---|---:|---:|---:|---:|---:|---:|"]
+    total = [0.0, 0.0, 0.0]
+    for score in chosen:
+        render_audio(score[:48], rate)  # warm caches (tables, filters) outside the timing
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(nesmdb_midi_bytes(score)))
+        nes, pm = best_times([lambda: render_audio(score, rate), lambda: midi.synthesize(fs=rate)], repeat)
+        total[0] += score.duration
+        total[1] += nes
+        total[2] += pm
+        rows.append(f"| {score.name[:40]} | {score.duration:.1f} | {nes:.3f} | {score.duration / nes:.0f}x "
+                    f"| {pm:.3f} | {score.duration / pm:.0f}x | {pm / nes:.2f} |")
+    seconds, nes, pm = total
+    rows.append(f"| **all** | {seconds:.1f} | {nes:.3f} | **{seconds / nes:.0f}x** | {pm:.3f} "
+                f"| {seconds / pm:.0f}x | **{pm / nes:.2f}** |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=8)
     parser.add_argument("--rate", type=int, default=44100)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    # Both renderers are single-threaded numpy (and scipy's lfilter); limiting the thread pools to one
-    # keeps any BLAS/OpenMP call on one core too.
+    # Both renderers are single-threaded numpy; limiting the thread pools to one keeps any BLAS/OpenMP
+    # call (the synth's output filter is a small matrix product per block) on one core too.
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)
     except ImportError:
         pass
-    import pretty_midi
-
-    pretty_midi.pretty_midi.MAX_TICK = 10**10  # NES-MDB songs over ~227 s exceed pretty_midi's default
-
     chosen = songs(args.songs)
     if not chosen:
         sys.exit(f"no songs found under {shared_data()}")
     print(f"One core, {args.rate} Hz, best of {args.repeat}. pretty_midi: PrettyMIDI.synthesize "
           f"(sine waves; it skips the drum-channel noise voice) on the song's NES-MDB MIDI.\n")
-    print("| song | seconds | NES synth s | NES x real time | pretty_midi s | pretty_midi x real time "
-          "| NES speed / pretty_midi |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    total = [0.0, 0.0, 0.0]
-    for score in chosen:
-        render_audio(score[:48], args.rate)  # warm caches (tables, filters) outside the timing
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(nesmdb_midi_bytes(score)))
-        nes, pm = best_times([lambda: render_audio(score, args.rate),
-                              lambda: midi.synthesize(fs=args.rate)], args.repeat)
-        total[0] += score.duration
-        total[1] += nes
-        total[2] += pm
-        print(f"| {score.name[:40]} | {score.duration:.1f} | {nes:.3f} | {score.duration / nes:.0f}x "
-              f"| {pm:.3f} | {score.duration / pm:.0f}x | {pm / nes:.2f} |")
-    seconds, nes, pm = total
-    print(f"| **all** | {seconds:.1f} | {nes:.3f} | **{seconds / nes:.0f}x** | {pm:.3f} "
-          f"| {seconds / pm:.0f}x | **{pm / nes:.2f}** |")
+    for line in synth_rows(chosen, args.rate, args.repeat):
+        print(line)
     _ = np  # numpy is imported first on purpose (thread settings above)
 
 

@@ -128,12 +128,103 @@ def parse_midi(data: bytes, limits: MidiLimits = MidiLimits()) -> MidiFile:
         end = pos + length
         if end > size:
             raise MidiError(f"track {len(tracks)} is truncated ({length} bytes announced, {size - pos} present)")
-        track, budget = _parse_track(data, pos, end, budget, tempos, time_sigs, len(tracks))
+        fast = _parse_track_fast(data, pos, end, budget)
+        if fast is None:  # anything unusual: the careful loop, which also words the errors
+            track, budget = _parse_track(data, pos, end, budget, tempos, time_sigs, len(tracks))
+        else:
+            track, budget, track_tempos, track_sigs = fast
+            tempos += track_tempos
+            time_sigs += track_sigs
         tracks.append(track)
         pos = end
     if not tracks:
         raise MidiError("no tracks")
     return MidiFile(fmt, division, tracks, tempos, time_sigs, fixed)
+
+
+def _vlq_at(a: np.ndarray, at: np.ndarray):
+    """(length 1..4, or 5 if longer, value) of the variable-length quantity starting at each of ``at``."""
+    length = np.full(len(at), 5)
+    value = np.zeros(len(at), np.int64)
+    done = np.zeros(len(at), bool)
+    for k in range(4):
+        byte = a[at + k]
+        value = np.where(done, value, (value << 7) | (byte & 0x7F))
+        ends = ~done & (byte < 0x80)
+        length[ends] = k + 1
+        done |= ends
+    return length, value
+
+
+def _parse_track_fast(data, pos, end, budget):
+    """The track's events found with numpy, for well-formed tracks: every byte position's event length
+    is computed at once (running status assumed to carry two data bytes), then one short walk follows
+    the chain of event starts. Returns None for anything the careful loop must see (running status
+    after a one-data-byte status, system messages, oversized values, truncation), so results and
+    errors are the loop's. Returns (track, budget left, tempos, time signatures)."""
+    n = end - pos
+    a = np.zeros(n + 16, np.int64)  # padded: lookahead past the end reads zeros
+    a[:n] = np.frombuffer(data, np.uint8, count=n, offset=pos)
+    cont = a >= 0x80
+    c0, c1, c2, c3 = cont[:n], cont[1:n + 1], cont[2:n + 2], cont[3:n + 3]
+    c01 = c0 & c1
+    c012 = c01 & c2
+    delta_length = 1 + c0.astype(np.int64) + c01 + c012 + (c012 & c3)  # 5: longer than 4 bytes
+    status_at = np.arange(n) + np.minimum(delta_length, 4)
+    b = a[status_at]
+    meta, sysex = b == 0xFF, (b == 0xF0) | (b == 0xF7)
+    one_byte = (b >= 0xC0) & (b < 0xE0)
+    following = status_at + np.where(b >= 0x80, 1 + np.where(one_byte, 1, 2), 2)
+    length_at = np.where(meta, status_at + 2, status_at + 1)
+    size_length = np.ones(n, np.int64)
+    size = np.zeros(n, np.int64)
+    long = np.flatnonzero(meta | sysex)
+    size_length[long], size[long] = _vlq_at(a, length_at[long])
+    following[long] = length_at[long] + np.minimum(size_length[long], 4) + size[long]
+    following[meta & (a[status_at + 1] == META_END_OF_TRACK)] = n  # the track ends there
+    chain, p, step = [], 0, following.tolist()
+    append = chain.append
+    while p < n:
+        append(p)
+        p = step[p]
+    if p != n or not chain:
+        return None
+    c = np.array(chain)
+    if (delta_length[c] > 4).any():
+        return None
+    ticks = np.cumsum(_vlq_at(a, c)[1])
+    bc = b[c]
+    if ((bc >= 0xF0) & ~meta[c] & ~sysex[c]).any() or ((meta[c] | sysex[c]) & (size_length[c] > 4)).any():
+        return None
+    channel = bc < 0xF0
+    explicit = channel & (bc >= 0x80)
+    last = np.maximum.accumulate(np.where(explicit, np.arange(len(c)), -1))
+    status = np.where(last >= 0, bc[np.maximum(last, 0)], 0)
+    if (channel & ((last < 0) | (~explicit & (status >= 0xC0) & (status < 0xE0)))).any():
+        return None
+    first_data = status_at[c] + explicit
+    d1 = a[first_data]
+    d2 = np.where((status >= 0xC0) & (status < 0xE0), 0, a[first_data + 1])
+    events = int(channel.sum())
+    if ((d1 | d2)[channel] >= 0x80).any() or events > budget:
+        return None
+    name, tempos, time_sigs = "", [], []
+    for i in np.flatnonzero(meta[c]).tolist():
+        at = chain[i]
+        mtype, length = int(a[status_at[at] + 1]), int(size[at])
+        start = pos + int(length_at[at] + size_length[at])
+        payload = data[start: start + length]
+        if mtype == META_SET_TEMPO and length == 3:
+            tempos.append((int(ticks[i]), (payload[0] << 16) | (payload[1] << 8) | payload[2]))
+        elif mtype == META_TIME_SIGNATURE and length >= 2:
+            time_sigs.append((int(ticks[i]), payload[0], 1 << min(payload[1], 16)))
+        elif mtype == META_TRACK_NAME and not name:
+            name = payload.decode("latin1")
+    status = status[channel]
+    track = MidiTrack(name=name, ticks=ticks[channel], kinds=(status >> 4).astype(np.uint8),
+                      channels=(status & 0xF).astype(np.uint8), data1=d1[channel].astype(np.uint8),
+                      data2=d2[channel].astype(np.uint8), end_tick=int(ticks[-1]))
+    return track, budget - events, tempos, time_sigs
 
 
 def _parse_track(data, pos, end, budget, tempos, time_sigs, index):

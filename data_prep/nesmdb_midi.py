@@ -131,21 +131,31 @@ def frame_starts(frames: int) -> np.ndarray:
     return ((np.arange(frames + 1, dtype=np.float64) / FRAME_RATE) * SAMPLE_RATE).astype(np.int64)
 
 
-def _weighted_mode(frame: np.ndarray, value: np.ndarray, weight: np.ndarray, frames: int):
-    """Per frame, the value with the largest total weight (ties -> smaller value); -1 where none."""
-    out = np.full(frames, -1, np.int64)
+def _weighted_modes(frame: np.ndarray, columns: list[np.ndarray], weight: np.ndarray, frames: int) -> list:
+    """Per frame and column, the value with the largest total weight (ties -> smaller value); -1 where
+    the frame has none.
+
+    One dense (frames, distinct values of every column) table of weight sums and an argmax per row and
+    column: the values are small integers, so no sort is needed (the first maximum of a row is the
+    smallest value, as ties ask)."""
     if len(frame) == 0:
-        return out
-    key = frame * 256 + value
-    uniq, inverse = np.unique(key, return_inverse=True)
-    total = np.bincount(inverse, weights=weight)
-    ufr = uniq // 256
-    # Sort by frame, then weight descending, then value ascending; the first row of a frame wins.
-    order = np.lexsort((uniq % 256, -total, ufr))
-    first = np.ones(len(order), bool)
-    first[1:] = ufr[order][1:] != ufr[order][:-1]
-    winners = order[first]
-    out[ufr[winners]] = uniq[winners] % 256
+        return [np.full(frames, -1, np.int64) for _ in columns]
+    has = np.bincount(frame, minlength=frames) > 0
+    ranks, values, start = [], [], 0
+    for value in columns:
+        present = np.bincount(value, minlength=1) > 0
+        ranks.append(start + np.cumsum(present)[value] - 1)  # value -> its column in the table
+        values.append(np.flatnonzero(present))
+        start += len(values[-1])
+    key = (frame[:, None] * start + np.stack(ranks, axis=1)).ravel()
+    table = np.bincount(key, weights=np.repeat(weight, len(columns)), minlength=frames * start).reshape(frames, start)
+    table = table[has]
+    out, start = [], 0
+    for value in values:
+        best = np.full(frames, -1, np.int64)
+        best[has] = value[np.argmax(table[:, start: start + len(value)], axis=1)]
+        out.append(best)
+        start += len(value)
     return out
 
 
@@ -154,7 +164,9 @@ def downsample_segments(seg_samples, seg_note, seg_vel, seg_timbre, nsamps: int)
     frames = samples_to_frames(nsamps)
     starts = frame_starts(frames)
     # Cut the segments at every frame boundary so each piece lies in exactly one frame.
-    cuts = np.union1d(seg_samples[seg_samples < starts[-1]], starts)
+    cuts = np.concatenate([seg_samples[seg_samples < starts[-1]], starts])
+    cuts.sort(kind="stable")  # two sorted runs: a merge
+    cuts = cuts[np.concatenate([[True], cuts[1:] != cuts[:-1]])]
     lengths = np.diff(cuts)
     pieces = cuts[:-1]
     which = np.searchsorted(seg_samples, pieces, side="right") - 1
@@ -163,10 +175,8 @@ def downsample_segments(seg_samples, seg_note, seg_vel, seg_timbre, nsamps: int)
     sounding = note != 0
     out = np.zeros((frames, 3), np.int64)
     fs, ls = frame[sounding], lengths[sounding]
-    n = _weighted_mode(fs, note[sounding], ls, frames)
-    v = _weighted_mode(fs, vel[sounding], ls, frames)
-    t_on = _weighted_mode(fs, timbre[sounding], ls, frames)
-    t_all = _weighted_mode(frame, timbre, lengths, frames)
+    n, v, t_on = _weighted_modes(fs, [note[sounding], vel[sounding], timbre[sounding]], ls, frames)
+    (t_all,) = _weighted_modes(frame, [timbre], lengths, frames)
     on = n >= 0
     out[:, Field.NOTE] = np.where(on, n, 0)
     out[:, Field.VELOCITY] = np.where(on, v, 0)

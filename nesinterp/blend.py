@@ -322,11 +322,12 @@ def _write_all(folder: Path, tracks: list[Track], morph: Score, options: BlendOp
     path = folder / "morph.mid"
     write_nesmdb_midi(morph, path)
     written += [path] + ([folder / "morph.wav"] if options.wav else [])
-    if options.plot:
-        from .render import plot_piano_roll
+    if options.plot:  # drawn in numpy: matplotlib's import alone took a third of a cold blend
+        from .pictures import overview_image, write_png
 
         shown = _overview(tracks)
-        written.append(plot_piano_roll([t.score for t in shown], folder / "piano-rolls.png", [t.title for t in shown]))
+        written.append(write_png(folder / "piano-rolls.png", overview_image([t.score for t in shown],
+                                                                            [t.title for t in shown])))
     return written, page_seconds
 
 

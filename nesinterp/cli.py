@@ -268,14 +268,35 @@ FAST_EXIT = False  # set by run() below, the console-script entry point
               help="Sample rate in Hz.")
 @click.option("--normalize", is_flag=True,
               help="Peak-normalise each WAV (default: a fixed scale, comparable between files).")
-def render(inputs, out, force, plot, rate, normalize):
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default=None,
+              help="Folders and archives: only this split (of a prepared dataset, or NES-MDB's folders).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Folders and archives: parallel processes (default: all cores).")
+@click.option("--manifest", is_flag=True, help="Folders and archives: also write OUT/manifest.json.")
+@click.option("-q", "--quiet", is_flag=True, help="Folders and archives: no progress bar or summary.")
+def render(inputs, out, force, plot, rate, normalize, split, workers, manifest, quiet):
     """Render songs (.mid, .exprsco.pkl, .seprsco.pkl) to 16-bit WAV through the NES sound chip.
+
+    A folder (a prepared dataset, or any folder of songs) or an archive renders every song in it to
+    OUT/[<split>/]<name>.wav, in parallel. Interrupted, the same command again renders only the songs
+    still missing.
 
     \b
     Examples:
       nesinterp render song.mid -o song.wav
       nesinterp render a.mid b.exprsco.pkl -o out/ --plot
+      nesinterp render data/nesmdb --split valid -o audio/valid --manifest
+      nesinterp render nesmdb24_exprsco.tar.gz -o audio/nesmdb --workers 8
     """
+    from .render_dataset import is_collection, render_command
+
+    if any(is_collection(str(i)) for i in inputs):
+        if plot:
+            raise UserError("--plot draws single songs; it is not available for folders and archives")
+        click.echo(render_command(list(inputs), out, split, workers, force, rate, normalize, manifest, quiet))
+        return
+    if split or workers or manifest:
+        raise UserError("--split, --workers and --manifest apply to folders and archives, not single files")
     from .render import render_files
 
     # every file written: each WAV, and its PNG with --plot

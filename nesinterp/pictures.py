@@ -133,10 +133,58 @@ def spectrogram_strip(samples: np.ndarray, sample_rate: int, width: int) -> np.n
     return MAGMA[index.T[::-1]]
 
 
+# A 3x5 pixel font for the few labels the overview needs (rows top to bottom, 3 bits each); any other
+# character is left blank. Drawn at FONT_SCALE.
+_GLYPHS = {
+    "0": (7, 5, 5, 5, 7), "1": (2, 6, 2, 2, 7), "2": (7, 1, 7, 4, 7), "3": (7, 1, 7, 1, 7), "4": (5, 5, 7, 1, 1),
+    "5": (7, 4, 7, 1, 7), "6": (7, 4, 7, 5, 7), "7": (7, 1, 1, 1, 1), "8": (7, 5, 7, 5, 7), "9": (7, 5, 7, 1, 7),
+    "A": (2, 5, 7, 5, 5), "B": (6, 5, 6, 5, 6), "N": (5, 7, 7, 7, 5), "O": (2, 5, 5, 5, 2), "P": (6, 5, 6, 4, 4),
+    "R": (6, 5, 6, 5, 5), "S": (3, 4, 2, 1, 6), "T": (7, 2, 2, 2, 2), "e": (2, 5, 7, 4, 3), "p": (0, 6, 5, 6, 4),
+    "t": (2, 7, 2, 2, 1), "-": (0, 0, 7, 0, 0), ".": (0, 0, 0, 0, 2), "=": (0, 7, 0, 7, 0),
+}
+FONT_SCALE = 2
+TEXT = np.array([200, 204, 214], np.uint8)
+
+
+def text_image(text: str, width: int) -> np.ndarray:
+    """``text`` in the small font, left-aligned on a band ``width`` columns wide (cut where it runs out)."""
+    height = 7 * FONT_SCALE
+    band = np.broadcast_to(BACKGROUND, (height, width, 3)).copy()
+    bits = np.zeros((5, 4 * len(text)), bool)
+    for i, char in enumerate(text):
+        for row, pattern in enumerate(_GLYPHS.get(char, (0,) * 5)):
+            bits[row, 4 * i: 4 * i + 3] = [(pattern >> (2 - c)) & 1 for c in range(3)]
+    bits = bits.repeat(FONT_SCALE, axis=0).repeat(FONT_SCALE, axis=1)[:, :max(0, width - FONT_SCALE)]
+    band[FONT_SCALE: FONT_SCALE + bits.shape[0], FONT_SCALE: FONT_SCALE + bits.shape[1]][bits] = TEXT
+    return band
+
+
+def overview_image(scores, titles) -> np.ndarray:
+    """Scores side by side as piano-roll strips on one pitch scale, each under its title, with the
+    lanes named on the left (blend's piano-rolls.png, without matplotlib)."""
+    ranges = pitch_ranges(scores)
+    strips = [piano_roll_strip(s, ranges) for s in scores]
+    height = strips[0].shape[0]
+    gap = np.broadcast_to(LINE, (height + 7 * FONT_SCALE, 4, 3))
+    label_width = 4 * 2 * FONT_SCALE + 2 * FONT_SCALE
+    labels = np.broadcast_to(BACKGROUND, (height, label_width, 3)).copy()
+    top = 0
+    for voice, name in zip(Voice, ("P1", "P2", "TR", "NO")):
+        band = text_image(name, label_width)
+        middle = top + LANE_HEIGHTS[voice] // 2 - band.shape[0] // 2
+        labels[middle: middle + band.shape[0]] = band
+        top += LANE_HEIGHTS[voice] + (SEPARATOR if voice != Voice.NO else 0)
+    columns = [np.concatenate([text_image("", label_width), labels])]
+    for strip, title in zip(strips, titles):
+        columns += [gap, np.concatenate([text_image(title, strip.shape[1]), strip])]
+    return np.concatenate(columns, axis=1)
+
+
 def write_png(path: Path, rgb: np.ndarray) -> Path:
     path.write_bytes(png_bytes(rgb))
     return path
 
 
-__all__ = ["png_bytes", "pitch_ranges", "piano_roll_strip", "spectrogram_strip", "strip_width", "write_png",
+__all__ = ["overview_image", "png_bytes", "pitch_ranges", "piano_roll_strip", "spectrogram_strip", "strip_width",
+           "text_image", "write_png",
            "LANE_HEIGHTS", "SPECTROGRAM_HZ", "MAGMA"]

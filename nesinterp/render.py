@@ -33,12 +33,17 @@ def pcm16(audio: np.ndarray, normalize: bool = False) -> np.ndarray:
     Without ``normalize`` the scale is fixed (1.0 -> 32767), so blend steps stay comparable in
     loudness; with it the peak is raised (or lowered) to full scale.
     """
-    audio = np.asarray(audio, dtype=np.float64)
+    audio = np.asarray(audio)
+    if audio.dtype != np.float32:
+        audio = audio.astype(np.float64)
     if normalize:
         peak = float(np.abs(audio).max()) if audio.size else 0.0
         if peak > 0:
             audio = audio / peak
-    return np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    # In the input's own precision (float32 from the synth), in place: three passes, not five.
+    scaled = audio * audio.dtype.type(32767.0)
+    np.clip(scaled, -32767.0, 32767.0, out=scaled)
+    return np.rint(scaled, out=scaled).astype("<i2")
 
 
 def _check_rate(sample_rate: int) -> int:

@@ -111,6 +111,12 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     # the inputs are scored like the steps, for the page to show beside them
     assert set(record["metrics"]["inputs"]) == {"a", "b"} and record["metrics"]["inputs"]["a"]["realism"] > 0
     assert all(line.startswith("nesinterp: warning: ") for line in r.stderr.splitlines())  # no bar off a terminal
+    # piano-rolls.png: A, the 8 steps and B side by side under their titles, drawn without matplotlib
+    from nesinterp.pictures import overview_image, png_bytes
+
+    shown = [a_original] + [read_score(out / f"{s}.mid") for s in steps] + [read_score(out / "b-original.mid")]
+    titles = ["A"] + [f"Step {k}" for k in range(8)] + ["B"]
+    assert (out / "piano-rolls.png").read_bytes() == png_bytes(overview_image(shown, titles))
 
 
 def test_blend_of_a_song_with_itself_is_strict_json_and_says_so(model_dir, tmp_path, cli):

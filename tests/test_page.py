@@ -157,3 +157,26 @@ def test_every_string_on_the_page_is_escaped(cli, model, tmp_path):
     assert "<script" not in html
     assert "No audio (made with --no-wav)" in html  # and no player pointing at a missing file
     assert "<audio" not in html
+
+
+def test_the_overview_names_its_lanes_and_titles_without_matplotlib():
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from nesinterp.pictures import LANE_HEIGHTS, overview_image, text_image
+    from nesinterp.score import Score
+
+    blank = text_image("", 40)
+    assert (blank == blank[0, 0]).all()  # background only
+    label = text_image("Step 1", 60)
+    assert (label == label[0, 0]).all(axis=2).sum() < label.shape[0] * label.shape[1]  # some text drawn
+    a = np.zeros((24, 4, 3), np.uint8)
+    a[:, 0] = (60, 15, 2)
+    picture = overview_image([Score(a), Score(a)], ["A", "B"])
+    assert picture.dtype == np.uint8 and picture.shape[0] == sum(LANE_HEIGHTS) + 3 * 2 + 14
+    code = ("import sys; import numpy as np; from nesinterp.pictures import overview_image; from nesinterp.score import Score;"
+            "overview_image([Score(np.zeros((24, 4, 3), np.uint8))], ['A']); print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
