@@ -9,7 +9,8 @@
 # Models come back as float16 exports in tarballs under $OUT (the device tool returns at most 8 files),
 # to be scored on the CPU with `nesinterp eval`. Written for the device machines' python3 (torch, no venv);
 # needs a prepared dataset at data/nesmdb (carried along).
-#   OUT=/path/for/results bash scripts/gpu_v2.sh
+#   OUT=/path/for/results [PHASE=1|2|3] [TRAIN_SECONDS=240] bash scripts/gpu_v2.sh
+# PHASE=3 TRAIN_SECONDS=520: the bundled config trained alone for longer (the next step for the v2 model).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
@@ -60,6 +61,14 @@ train bundled-w12 "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoi
   --set acai.weight=12 &
 wait
 NAMES="ablation-old ablation-onsets ablation-v2 ablation-v2-noacai bundled-w4 bundled-w12"
+elif [ "$PHASE" = 3 ]; then
+# Phase 3, for the next lent GPU: the bundled config alone on the GPU for TRAIN_SECONDS (fp32, about
+# 10,000 windows/s on an H100: 9 minutes are 5 M windows, four times the bundled model's 1.26 M, whose
+# note accuracy was still rising).
+SECONDS=0
+train bundled-long "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoint_every=1000000 \
+  --set train.checkpoint_minutes=2
+NAMES="bundled-long"
 else
 # Phase 2 (after phase 1 showed the note heads outvoted: note accuracy .50 vs the old loss's .69 at equal
 # samples): the note heads weighted 4, expression 0.5; one ablation row, two candidates for the bundled model.
