@@ -14,7 +14,8 @@ import numpy as np
 
 from nesinterp.errors import NesinterpError
 from nesinterp.score import (
-    FRAME_RATE, SAMPLE_RATE, Field, Score, Voice, frames_to_samples, length_limit, samples_to_frames, too_long,
+    FRAME_RATE, SAMPLE_RATE, Field, Score, Voice, frames_to_samples, length_limit, note_events, samples_to_frames,
+    too_long,
 )
 
 from .midi_file import (
@@ -212,9 +213,11 @@ def read_nesmdb_midi_bytes(data: bytes, name: str = "", source: str = "", limits
 
 # --- writing ----------------------------------------------------------------------------------------
 
-def _voice_events(score: Score, voice: int, starts: np.ndarray, nsamps: int) -> list[tuple[int, int, bytes]]:
+def _voice_events(score: Score, voice: int, starts: np.ndarray, nsamps: int,
+                  reattacks: np.ndarray | None = None) -> list[tuple[int, int, bytes]]:
     """(sample, sort key, bytes) of one voice, with NES-MDB's rules: a note boundary wherever the note
-    changes, CC 11 where velocity changes under a held note, CC 12 wherever timbre changes."""
+    changes (and at ``reattacks``, frames where the same note starts again), CC 11 where velocity changes
+    under a held note, CC 12 wherever timbre changes."""
     channel = CHANNELS[voice]
     note = score.notes[:, voice].astype(np.int64)
     vel = score.velocities[:, voice].astype(np.int64)
@@ -225,6 +228,8 @@ def _voice_events(score: Score, voice: int, starts: np.ndarray, nsamps: int) -> 
     prev_vel = np.concatenate([[0 if voice != Voice.TR else 1], vel[:-1]])
     prev_timbre = np.concatenate([[0], timbre[:-1]])
     changed = note != prev_note
+    if reattacks is not None:
+        changed = changed | reattacks
     events: list[tuple[int, int, bytes]] = []
     on_status, cc_status = 0x90 | channel, 0xB0 | channel
 
@@ -247,8 +252,12 @@ def _voice_events(score: Score, voice: int, starts: np.ndarray, nsamps: int) -> 
     return events
 
 
-def nesmdb_midi_bytes(score: Score) -> bytes:
-    """A Score as NES-MDB MIDI: the exact track layout, channels, programs and timeline of the dataset."""
+def nesmdb_midi_bytes(score: Score, retrigger: bool = False) -> bytes:
+    """A Score as NES-MDB MIDI: the exact track layout, channels, programs and timeline of the dataset.
+    ``retrigger``: also end and restart the note at each re-attack (the same pitch starting again with
+    a rising volume, ``Score.onsets``), where NES-MDB only raises CC 11, so that any synth plays the new
+    attack; it reads back to the same Score."""
+    reattacks = note_events(score.array)[1] if retrigger else None
     nsamps = frames_to_samples(score.frames)
     starts = frame_starts(score.frames)
     conductor = [
@@ -262,22 +271,24 @@ def nesmdb_midi_bytes(score: Score) -> bytes:
             (0, meta(META_TRACK_NAME, TRACK_NAMES[voice].encode())),
             (0, bytes((0xC0 | CHANNELS[voice], PROGRAMS[voice]))),
         ]
-        body = [(s, ev) for s, _, ev in _voice_events(score, voice, starts, nsamps)]
+        again = reattacks[:, voice] if reattacks is not None else None
+        body = [(s, ev) for s, _, ev in _voice_events(score, voice, starts, nsamps, again)]
         chunks.append(track_chunk(header + body))
     return midi_bytes(chunks, TICKS_PER_BEAT)
 
 
-def write_nesmdb_midi(score: Score, path) -> None:
+def write_nesmdb_midi(score: Score, path, retrigger: bool = False) -> None:
     """Write ``score`` to ``path`` as NES-MDB MIDI (tracks p1, p2, tr, no; volume and timbre as control
     changes), which ``read_score`` reads back exactly.
 
     Args:
         score: the Score.
         path: the .mid file to write (replaced if it exists).
+        retrigger: restart notes at re-attacks too (see ``nesmdb_midi_bytes``).
     """
     from pathlib import Path
 
-    Path(path).write_bytes(nesmdb_midi_bytes(score))
+    Path(path).write_bytes(nesmdb_midi_bytes(score, retrigger))
 
 
 __all__ = [

@@ -295,7 +295,7 @@ def _write_all(folder: Path, tracks: list[Track], morph: Score, options: BlendOp
     try:
         for done, track in enumerate(tracks, 1):
             path = folder / f"{track.name}.mid"
-            write_nesmdb_midi(track.score, path)
+            write_nesmdb_midi(track.score, path, retrigger=True)  # any synth plays the re-attacks
             written.append(path)
             samples = None
             if options.wav:
@@ -320,7 +320,7 @@ def _write_all(folder: Path, tracks: list[Track], morph: Score, options: BlendOp
         if stream is not None:
             stream.close()
     path = folder / "morph.mid"
-    write_nesmdb_midi(morph, path)
+    write_nesmdb_midi(morph, path, retrigger=True)
     written += [path] + ([folder / "morph.wav"] if options.wav else [])
     if options.plot:  # drawn in numpy: matplotlib's import alone took a third of a cold blend
         from .pictures import overview_image, write_png

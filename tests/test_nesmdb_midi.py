@@ -107,3 +107,29 @@ def test_tempo_scaled_nesmdb_midi_is_read_through_the_tempo_map():
     buf = io.BytesIO()
     scaled.save(file=buf)
     assert read_nesmdb_midi_bytes(buf.getvalue()).same_music(Score(a))
+
+
+def test_retriggered_midi_restarts_notes_at_reattacks_and_reads_back_the_same(exprsco_valid, tmp_path):
+    """``retrigger``: each re-attack (same pitch, volume rising again) becomes its own MIDI note, where
+    NES-MDB's layout only raises CC 11; the file still reads back to the same Score."""
+    import io
+
+    import mido
+
+    from data_prep.nesmdb_midi import nesmdb_midi_bytes
+    from data_prep.readers import read_score
+    from nesinterp.score import note_events
+
+    songs = [s for s in list(exprsco_valid.values())[:80] if note_events(s.array)[1].any()][:5]
+    assert songs, "no re-attacks in the first valid songs"
+    for song in songs:
+        plain, again = nesmdb_midi_bytes(song), nesmdb_midi_bytes(song, retrigger=True)
+        path = tmp_path / f"{song.name}.mid"
+        path.write_bytes(again)
+        assert read_score(path).same_music(song)
+
+        def note_ons(data):
+            midi = mido.MidiFile(file=io.BytesIO(data))
+            return sum(1 for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0)
+
+        assert note_ons(again) - note_ons(plain) == int(note_events(song.array)[1].sum())
