@@ -41,12 +41,27 @@ def onset_flags(windows: torch.Tensor) -> torch.Tensor:
     return (new | reattack).permute(0, 2, 1)
 
 
-def note_level_classes(logits: torch.Tensor, fire: torch.Tensor) -> torch.Tensor:
+def onset_decisions(logits: torch.Tensor, thresholds, temperature: float = 0.0,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Where the onset head fires, (B, 4, T) from its logits (B, 4, T): above each voice's threshold, or,
+    at ``temperature`` > 0, drawn with probability sigmoid((logit - logit(threshold)) / temperature), which
+    tends to the thresholded decision as the temperature falls (a plain draw from the head's probability
+    would fire far more often than the calibrated threshold does)."""
+    t = torch.tensor(thresholds, dtype=torch.float32).view(1, -1, 1)
+    shifted = logits.float() - torch.log(t / (1 - t))
+    if temperature <= 0:
+        return shifted > 0
+    return torch.bernoulli(torch.sigmoid(shifted / temperature), generator=generator).bool()
+
+
+def note_level_classes(logits: torch.Tensor, fire: torch.Tensor, temperature: float = 0.0,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
     """Class indices (B, T) of one voice decoded note by note: logits (B, classes, T) with class 0 silent,
     ``fire`` (B, T) the onset head's decisions. A frame sounds where silence is not the most likely class
     or an onset fires; a note runs from an onset (or a start after silence) to the next, and gets the one
     pitch most likely over all its frames (summed log-probabilities), so the pitch cannot flicker inside
-    a note and make onsets the head did not ask for."""
+    a note and make onsets the head did not ask for. At ``temperature`` > 0 each note's pitch is drawn
+    from softmax(mean log-probability over its frames / temperature)."""
     b, _, t = logits.shape
     sound = (logits.argmax(dim=1) != 0) | fire
     before = torch.zeros_like(sound)
@@ -55,7 +70,15 @@ def note_level_classes(logits: torch.Tensor, fire: torch.Tensor) -> torch.Tensor
     note = torch.cumsum(start.long(), dim=1) + torch.arange(b, device=logits.device).view(-1, 1) * (t + 1)
     logp = logits[:, 1:].float().log_softmax(dim=1).permute(0, 2, 1)  # (B, T, pitches), given it sounds
     sums = torch.zeros(b * (t + 1), logp.shape[-1], device=logits.device).index_add_(0, note[sound], logp[sound])
-    pitch = sums.argmax(dim=1) + 1
+    if temperature <= 0:
+        pitch = sums.argmax(dim=1) + 1
+    else:
+        length = torch.zeros(b * (t + 1), device=logits.device).index_add_(
+            0, note[sound], torch.ones_like(note[sound], dtype=torch.float32))
+        used = length > 0
+        pitch = torch.ones(b * (t + 1), dtype=torch.long, device=logits.device)
+        weights = (sums[used] / length[used, None] / temperature).softmax(dim=1)
+        pitch[used] = torch.multinomial(weights, 1, generator=generator).squeeze(1) + 1
     return torch.where(sound, pitch[note], torch.zeros_like(note))
 
 

@@ -137,23 +137,17 @@ class Representation:
 
         fire = None
         if self.onsets:
-            from .articulation import note_level_classes
+            from .articulation import note_level_classes, onset_decisions
 
-            p = heads["onsets"].sigmoid().cpu()  # (B, 4, T)
-            if temperature <= 0:
-                fire = p > torch.tensor(self.onset_threshold).view(1, 4, 1)
-            else:
-                fire = torch.bernoulli(p, generator=generator).bool()
+            fire = onset_decisions(heads["onsets"].cpu(), self.onset_threshold, temperature, generator)
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
         for v in Voice:
             lg = heads["notes"][v].cpu()
-            if fire is not None and temperature <= 0:  # note by note, starting where the onset head fires
-                cls = note_level_classes(lg, fire[:, v])
+            if fire is not None:  # note by note, starting where the onset head fires
+                cls = note_level_classes(lg, fire[:, v], temperature, generator)
             else:
                 cls = pick(lg)
-                if fire is not None:  # an onset sounds the voice: its most likely note but silence
-                    cls = torch.where(fire[:, v] & (cls == 0), lg[:, 1:].argmax(dim=1) + 1, cls)
             lo = NOTE_RANGE[v][0]
             note = torch.where(cls > 0, cls + lo - 1, torch.zeros_like(cls))
             out[:, :, v, Field.NOTE] = note

@@ -176,3 +176,34 @@ def test_the_bundled_model_decodes_expression():
     for v in (Voice.P1, Voice.P2, Voice.NO):
         assert (np.diff(volume[:, v], axis=0)[held[:, v]] != 0).mean() > 0.05, v
     assert len(set(timbre[notes[:, Voice.P1] > 0, Voice.P1])) > 1
+
+
+def test_sampled_onsets_follow_the_thresholds_as_the_temperature_falls():
+    from nesinterp.articulation import onset_decisions
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 4, 128, generator=gen) * 2
+    thresholds = (0.5, 0.6, 0.7, 0.3)
+    hard = onset_decisions(logits, thresholds)
+    assert torch.equal(hard, logits.sigmoid() > torch.tensor(thresholds).view(1, 4, 1))
+    cold = onset_decisions(logits, thresholds, 0.01, torch.Generator().manual_seed(1))
+    assert (cold == hard).float().mean() > 0.99
+    warm = onset_decisions(logits, thresholds, 1.0, torch.Generator().manual_seed(1))
+    again = onset_decisions(logits, thresholds, 1.0, torch.Generator().manual_seed(1))
+    assert torch.equal(warm, again)  # seeded
+    # as often as the threshold-shifted probability says, per voice (not the head's raw probability)
+    expected = torch.sigmoid(logits - torch.log(torch.tensor(thresholds) / (1 - torch.tensor(thresholds))).view(1, 4, 1))
+    assert torch.allclose(warm.float().mean(dim=(0, 2)), expected.mean(dim=(0, 2)), atol=0.02)
+
+
+def test_sampled_notes_keep_one_pitch_per_note():
+    from nesinterp.articulation import note_level_classes
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 6, 64, generator=gen)
+    logits[:, 0] = -10  # always sounding
+    fire = torch.zeros(8, 64, dtype=torch.bool)
+    fire[:, ::16] = True  # four notes per row
+    cls = note_level_classes(logits, fire, temperature=1.0, generator=gen)
+    for row in cls.reshape(8, 4, 16):
+        assert all(len(set(note.tolist())) == 1 for note in row)
