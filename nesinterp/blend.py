@@ -193,7 +193,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
         wb, first_b = choose_window(score_b, window, options.start_b, f"{b_path}")
         wa, wb = wa[None], wb[None]
     path = model.interpolate(wa, wb, options.steps, options.mode, options.temperature,
-                             options.seed if options.temperature > 0 else None)
+                             options.seed if options.temperature > 0 else None, joined=options.whole)
     heard_a, heard_b = model.as_heard(wa), model.as_heard(wb)
     timings["model"] = time.perf_counter() - clock
 
@@ -223,6 +223,8 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
         },
         "model": model.describe(),
         "options": asdict(options),
+        # --whole with a fully convolutional model: every step encoded and decoded as one sequence
+        "joined": bool(options.whole and model.autoencoder.fully_convolutional),
         # Endpoints are scored against the real input windows (with their volumes, so re-attacks count).
         "metrics": interpolation_report([s.array for s in steps], real_a, real_b, reference, window),
         "tracks": [t.describe() for t in tracks] + [{"name": "morph", "title": "The morph", "role": "morph",

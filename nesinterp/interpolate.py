@@ -205,8 +205,32 @@ class TrainedModel:
         x = rep.one_hot(rep.targets(torch.tensor(np.asarray(windows), dtype=torch.uint8)))
         return rep.decode(x)
 
+    @torch.no_grad()
+    def encode_joined(self, windows: np.ndarray) -> torch.Tensor:
+        """Codes (n, latent_dim) of consecutive windows (n, window, 4, 3) of one song, encoded as one
+        sequence by a fully convolutional model (each window's code sees its neighbours' frames, where
+        ``encode`` pads every window with silence). Code i is window i's, laid out as ``encode``'s."""
+        n = len(windows)
+        channels, positions = self.autoencoder.latent_shape
+        seq = torch.tensor(np.asarray(windows).reshape(1, -1, 4, 3), dtype=torch.uint8, device=self.device)
+        z = self.autoencoder.encoder(self.representation.one_hot(self.representation.targets(seq)))
+        return z.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
+
+    @torch.no_grad()
+    def decode_joined(self, codes, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """Consecutive windows (n, window, 4, 3) of one song from their codes (n, latent_dim), decoded as
+        one sequence by a fully convolutional model, so no seam shows where one window meets the next."""
+        codes = torch.as_tensor(codes, dtype=torch.float32, device=self.device)
+        n = len(codes)
+        channels, positions = self.autoencoder.latent_shape
+        z = codes.reshape(n, channels, positions).permute(1, 0, 2).reshape(1, channels, n * positions)
+        logits = self.autoencoder.decoder.decode_map(z).float().cpu()
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        out = self.representation.decode(logits, temperature=temperature, generator=gen)
+        return out.reshape(n, self.window, 4, 3)
+
     def interpolate(self, a, b, steps: int, mode: str = "slerp", temperature: float = 0.0,
-                    seed: int | None = None):
+                    seed: int | None = None, joined: bool = False):
         """``steps`` points from A to B (both endpoints counted: the first reconstructs A, the last B),
         decoded from codes on the straight (lerp) or great-circle (slerp) path between their codes.
 
@@ -216,6 +240,10 @@ class TrainedModel:
             steps: at least 2.
             mode: "slerp" (default, as MusicVAE) or "lerp".
             temperature, seed: as in ``decode``.
+            joined: stacks are consecutive windows of one song each (as ``blend --whole`` cuts them):
+                a fully convolutional model (temporal latent) then encodes and decodes each step as one
+                sequence, without seams between windows; other models ignore it. Scores are always
+                joined.
         Returns:
             For Scores: a list of ``steps`` Scores, each joining the interpolants of every window pair.
             For arrays: (steps, n, window, 4, 3) for stacks, (steps, window, 4, 3) for single windows.
@@ -227,19 +255,24 @@ class TrainedModel:
         if isinstance(a, Score) and isinstance(b, Score):
             from .data import paired_windows
 
-            path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed)
+            path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed, joined=True)
             return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.interpolate")
                     for k, p in enumerate(path)]
         single = np.ndim(a) == 3
         a, b = self.windows_of(a), self.windows_of(b)
-        za, zb = self.encode(a), self.encode(b)
+        joined = joined and self.autoencoder.fully_convolutional and len(a) > 1
+        za, zb = (self.encode_joined(a), self.encode_joined(b)) if joined else (self.encode(a), self.encode(b))
         t = torch.linspace(0.0, 1.0, steps, device=za.device)
         if mode == "lerp":
             paths = (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
         else:
             paths = torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
-        flat = paths.reshape(steps * len(za), -1)
-        out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
+        if joined:
+            out = np.stack([self.decode_joined(p, temperature, None if seed is None else seed + k)
+                            for k, p in enumerate(paths)])
+        else:
+            flat = paths.reshape(steps * len(za), -1)
+            out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
         return out[:, 0] if single else out
 
     def reconstruct(self, music):
@@ -251,7 +284,12 @@ class TrainedModel:
             The same kind: a Score as long as the input (windows joined), a list of them, or windows.
         """
         if isinstance(music, Score):
-            joined = self.decode_windows(self.encode(music)).reshape(-1, 4, 3)[: music.frames]
+            windows = self.windows_of(music)
+            if self.autoencoder.fully_convolutional and len(windows) > 1:  # one sequence, no seams
+                out = self.decode_joined(self.encode_joined(windows))
+            else:
+                out = self.decode_windows(self.encode(windows))
+            joined = out.reshape(-1, 4, 3)[: music.frames]
             return Score(np.ascontiguousarray(joined), music.name, "nesinterp.reconstruct")
         if isinstance(music, (list, tuple)) and music and all(isinstance(m, Score) for m in music):
             return [self.reconstruct(m) for m in music]

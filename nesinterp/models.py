@@ -118,6 +118,8 @@ class Encoder1d(nn.Module):
         acai_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> (B, out_dim), or for a temporal latent (B, channels, T / 2^scales) for any T
+        divisible by 2^scales (the encoder is then convolutional throughout)."""
         features = self.features(x)
         return self.head(features) if self.temporal else self.head(features.flatten(1))
 
@@ -151,8 +153,13 @@ class Decoder1d(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if self.grid is not None:
-            return self.body(self.head(z.reshape(z.shape[0], *self.grid)))
+            return self.decode_map(z.reshape(z.shape[0], *self.grid))
         return self.body(self.head(z).reshape(z.shape[0], *self.start))
+
+    def decode_map(self, z: torch.Tensor) -> torch.Tensor:
+        """Temporal latents only: (B, channels, positions) of any length -> (B, out_channels, positions *
+        2^scales) logits; the decoder is convolutional throughout, so a whole song decodes at once."""
+        return self.body(self.head(z))
 
 
 class Encoder2d(nn.Module):
@@ -219,6 +226,11 @@ class Autoencoder(nn.Module):
     @property
     def latent_dim(self) -> int:
         return math.prod(self.latent_shape)
+
+    @property
+    def fully_convolutional(self) -> bool:
+        """Whether the code is a map over time that the encoder and decoder take at any length."""
+        return self.cfg.kind == "conv1d" and self.cfg.latent_layout == "temporal"
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x).flatten(1)

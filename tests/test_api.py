@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import nesinterp
 from nesinterp import Score
@@ -106,3 +107,29 @@ def test_blend_writes_musicxml_steps_that_music21_reads_with_four_parts(cli, tmp
     assert [p.partName for p in parsed.parts] == ["Pulse 1", "Pulse 2", "Triangle", "Noise"]
     step = nesinterp.read_score(out / "step-01-of-03.mid")
     assert np.array_equal(Score.from_music21(parsed).notes, step.notes)
+
+
+def test_a_fully_convolutional_model_encodes_and_decodes_whole_songs_without_seams(exprsco_valid):
+    """The bundled model (temporal latent) takes a song as one sequence: one window's code is the same
+    either way, and across window boundaries the notes change as often as in the real songs, where
+    window by window decoding (each window padded with silence) changes them about three times as often."""
+    from nesinterp.data import score_windows
+
+    model = nesinterp.TrainedModel.load()
+    assert model.autoencoder.fully_convolutional
+    n = model.window
+    songs = [s for s in exprsco_valid.values() if s.frames > 3 * n][:30]
+    one = score_windows(songs[0], n)[:1]
+    assert torch.allclose(model.encode_joined(one), model.encode(one), atol=1e-5)
+    rates = {"real": [], "windowed": [], "joined": []}
+    for song in songs:
+        w = score_windows(song, n)
+        outs = {"real": w, "windowed": model.decode_windows(model.encode(w)),
+                "joined": model.decode_joined(model.encode_joined(w))}
+        for name, out in outs.items():
+            notes = out.reshape(-1, 4, 3)[..., 0]
+            rates[name] += [np.mean(notes[b - 1] != notes[b]) for b in range(n, len(notes), n)]
+    real, windowed, joined = (float(np.mean(rates[k])) for k in ("real", "windowed", "joined"))
+    assert abs(joined - real) < 0.07 and windowed > joined + 0.15, (real, windowed, joined)
+    path = model.interpolate(songs[0], songs[1], 3)  # Scores: joined
+    assert len({s.frames for s in path}) == 1
