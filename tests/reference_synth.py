@@ -13,6 +13,8 @@ from nesinterp.synth.chip import (
     CPU_CLOCK, DEFAULT_SAMPLE_RATE, DUTY_HIGH_STEPS, NOISE_LOOP_LENGTH, PULSE_STEPS, TRIANGLE_SEQUENCE,
     TRIANGLE_START_PHASE, TRIANGLE_STEPS, noise_period, noise_sequence, pulse_timer, triangle_timer,
 )
+from nesinterp.synth.output import MIXER_PEAK, _sections
+
 BLOCK_FRAMES = 16
 """Frames rendered per block (2/3 s): small enough for the per-sample buffers to stay in cache,
 large enough that the per-block Python overhead is noise (measured fastest at 16..24)."""
@@ -282,22 +284,10 @@ def render_channels(score: Score, sample_rate: int = DEFAULT_SAMPLE_RATE) -> np.
     if not blocks:
         return np.zeros((4, 0))
     return np.concatenate(blocks, axis=1)
-FILTERS_HZ = (("highpass", 90.0), ("highpass", 440.0), ("lowpass", 14000.0))
-"""The console's output stage: two first-order high-passes and a first-order low-pass."""
 
 
-# --- mixer and output stage -------------------------------------------------------------------------
-
-def mix(p1, p2, triangle, noise):
-    """The 2A03's non-linear mixer on channel levels (0..15); 0 when all inputs are 0.
-
-    pulse = 95.88 / (8128 / (p1 + p2) + 100); tnd = 159.79 / (100 + 1 / (t / 8227 + n / 12241)),
-    written without the divisions by zero.
-    """
-    pulses = p1 + p2
-    pulse_out = 95.88 * pulses / (8128.0 + 100.0 * pulses)
-    x = triangle * (1.0 / 8227.0) + noise * (1.0 / 12241.0)
-    return pulse_out + 159.79 * x / (1.0 + 100.0 * x)
+# --- mixer and output stage: the per-sample method. The mixer formula, MIXER_PEAK and the filter
+# sections are the package's: they are the chip's specification, not the rendering method under test.
 
 
 def _mix_in_place(levels: np.ndarray) -> np.ndarray:
@@ -317,36 +307,6 @@ def _mix_in_place(levels: np.ndarray) -> np.ndarray:
     triangle *= 159.79
     pulses += triangle
     return pulses
-
-
-MIXER_PEAK = float(mix(15.0, 15.0, 15.0, 15.0))
-"""The mixer's largest output: all four channels at level 15 (about 0.632)."""
-
-
-def _sections(sample_rate: int) -> list[tuple[float, float, float]]:
-    """The console's output stage as first-order sections y[n] = p y[n-1] + b0 x[n] + b1 x[n-1]."""
-    dt = 1.0 / sample_rate
-    sections = []
-    for kind, cutoff in FILTERS_HZ:
-        rc = 1.0 / (2.0 * np.pi * cutoff)
-        if kind == "highpass":  # y[n] = k (y[n-1] + x[n] - x[n-1])
-            k = rc / (rc + dt)
-            sections.append((k, k, -k))
-        else:  # y[n] = y[n-1] + k (x[n] - y[n-1])
-            k = dt / (rc + dt)
-            sections.append((1.0 - k, k, 0.0))
-    return sections
-
-
-@lru_cache(maxsize=None)
-def output_filter(sample_rate: int = DEFAULT_SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
-    """``(b, a)`` of the console's output stage as one IIR filter (the product of its sections), for
-    use with any lfilter-style tool."""
-    b_all, a_all = np.array([1.0]), np.array([1.0])
-    for p, b0, b1 in _sections(sample_rate):
-        b_all = np.convolve(b_all, [b0, b1] if b1 else [b0])
-        a_all = np.convolve(a_all, [1.0, -p])
-    return b_all, a_all
 
 
 def linear_recurrence(u: np.ndarray, p: float, y0: float = 0.0) -> np.ndarray:
