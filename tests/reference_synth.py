@@ -13,7 +13,7 @@ from nesinterp.synth.chip import (
     CPU_CLOCK, DEFAULT_SAMPLE_RATE, DUTY_HIGH_STEPS, NOISE_LOOP_LENGTH, PULSE_STEPS, TRIANGLE_SEQUENCE,
     TRIANGLE_START_PHASE, TRIANGLE_STEPS, noise_period, noise_sequence, pulse_timer, triangle_timer,
 )
-from nesinterp.synth.output import MIXER_PEAK, _sections
+from nesinterp.synth.output import MIXER_PEAK, _sections, linear_recurrence
 
 BLOCK_FRAMES = 16
 """Frames rendered per block (2/3 s): small enough for the per-sample buffers to stay in cache,
@@ -286,8 +286,9 @@ def render_channels(score: Score, sample_rate: int = DEFAULT_SAMPLE_RATE) -> np.
     return np.concatenate(blocks, axis=1)
 
 
-# --- mixer and output stage: the per-sample method. The mixer formula, MIXER_PEAK and the filter
-# sections are the package's: they are the chip's specification, not the rendering method under test.
+# --- mixer and output stage: the per-sample method. The mixer formula, MIXER_PEAK, the filter sections
+# and the exact first-order recurrence are the package's: the chip's specification and a tested
+# primitive, not the rendering method under test.
 
 
 def _mix_in_place(levels: np.ndarray) -> np.ndarray:
@@ -307,36 +308,6 @@ def _mix_in_place(levels: np.ndarray) -> np.ndarray:
     triangle *= 159.79
     pulses += triangle
     return pulses
-
-
-def linear_recurrence(u: np.ndarray, p: float, y0: float = 0.0) -> np.ndarray:
-    """y[n] = p y[n-1] + u[n] with y[-1] = y0, exactly (to rounding), without a loop per sample.
-
-    The signal is cut into blocks short enough that p^-L stays far from overflow; within a block
-    y[i] = p^i (sum_{k<=i} u[k] p^-k) + p^(i+1) y_in is one cumulative sum, and only the block carries
-    (a few dozen per second of audio) go through a Python loop.
-    """
-    n = len(u)
-    if n == 0:
-        return np.zeros(0)
-    if p == 0.0:
-        return np.array(u, dtype=np.float64)
-    length = int(max(1, min(n, 250.0 / -np.log10(p))))
-    blocks = -(-n // length)
-    padded = np.zeros(blocks * length)
-    padded[:n] = u
-    padded = padded.reshape(blocks, length)
-    i = np.arange(length)
-    grow = p ** -i.astype(np.float64)
-    local = np.cumsum(padded * grow, axis=1) * (p ** i.astype(np.float64))
-    carries = np.empty(blocks)
-    carry, p_length = float(y0), p ** length
-    ends = local[:, -1].tolist()
-    for j in range(blocks):
-        carries[j] = carry
-        carry = ends[j] + p_length * carry
-    y = local + carries[:, None] * (p ** (i + 1.0))
-    return y.reshape(-1)[:n]
 
 
 def filter_chain(x: np.ndarray, sample_rate: int, state=None) -> tuple[np.ndarray, list]:
