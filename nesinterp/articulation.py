@@ -139,6 +139,13 @@ def _hold_down(v: np.ndarray, extra: np.ndarray, onsets: np.ndarray) -> np.ndarr
     return np.where(clamped, running, v).astype(v.dtype)
 
 
+@torch.no_grad()
+def window_logits(autoencoder, rep, windows: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """The decoder's logits (B, channels, T), on the CPU, of uint8 windows (B, T, 4, 3) reconstructed by
+    ``autoencoder`` in batches (what the onset thresholds are chosen on)."""
+    return torch.cat([autoencoder(rep.one_hot(rep.targets(w)))[1].float().cpu() for w in windows.split(batch)])
+
+
 def choose_onset_thresholds(rep, logits: torch.Tensor, truth: np.ndarray) -> tuple:
     """Per voice, the onset threshold (of ``THRESHOLDS``) whose decoding of ``logits`` (B, channels, T)
     by ``rep`` gives the best onset F1 (+-1 frame) against the real windows ``truth`` (B, T, 4, 3)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nesinterp.articulation import articulate, note_level_classes, onset_decisions, onset_flags
 from nesinterp.score import MAX_TIMBRE, NOTE_RANGE, Field, Score, Voice
 
 VOICE_CLASSES = tuple(NOTE_RANGE[v][1] - NOTE_RANGE[v][0] + 2 for v in Voice)  # silent + notes: 77 77 89 17
@@ -75,8 +76,6 @@ class Representation:
         classes = torch.stack([table[v][notes[:, :, v]] for v in Voice], dim=1)
         out = {"notes": classes}
         if self.onsets:
-            from .articulation import onset_flags
-
             out["onsets"] = onset_flags(windows)
         if self.expressive:
             out["velocity"] = windows[:, :, [0, 1, 3], Field.VELOCITY].long().permute(0, 2, 1)
@@ -137,8 +136,6 @@ class Representation:
 
         fire = None
         if self.onsets:
-            from .articulation import note_level_classes, onset_decisions
-
             fire = onset_decisions(heads["onsets"].cpu(), self.onset_threshold, temperature, generator)
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
@@ -164,8 +161,6 @@ class Representation:
                 out[:, :, v, Field.TIMBRE] = DEFAULT_TIMBRE[v]
         arrays = out.numpy().astype(np.uint8)
         if fire is not None:
-            from .articulation import articulate
-
             arrays = articulate(arrays, fire.permute(0, 2, 1).numpy())
         return arrays
 

@@ -154,9 +154,12 @@ class TrainedModel:
         Returns:
             Codes (n, latent_dim), one per window.
         """
-        w = torch.tensor(self.windows_of(music), dtype=torch.uint8, device=self.device)
-        x = self.representation.one_hot(self.representation.targets(w))
-        return self.autoencoder.encode(x)
+        return self.autoencoder.encode(self._inputs(self.windows_of(music)))
+
+    def _inputs(self, windows: np.ndarray) -> torch.Tensor:
+        """The network input (B, channels, T) of uint8 windows (B, T, 4, 3), on the model's device."""
+        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
+        return self.representation.one_hot(self.representation.targets(w))
 
     @torch.no_grad()
     def decode_windows(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
@@ -201,9 +204,7 @@ class TrainedModel:
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
         them (their typical values, unless the model is expressive)."""
-        rep = self.representation
-        x = rep.one_hot(rep.targets(torch.tensor(np.asarray(windows), dtype=torch.uint8)))
-        return rep.decode(x)
+        return self.representation.decode(self._inputs(windows).cpu())
 
     @torch.no_grad()
     def encode_joined(self, windows: np.ndarray) -> torch.Tensor:
@@ -212,22 +213,25 @@ class TrainedModel:
         ``encode`` pads every window with silence). Code i is window i's, laid out as ``encode``'s."""
         n = len(windows)
         channels, positions = self.autoencoder.latent_shape
-        seq = torch.tensor(np.asarray(windows).reshape(1, -1, 4, 3), dtype=torch.uint8, device=self.device)
-        z = self.autoencoder.encoder(self.representation.one_hot(self.representation.targets(seq)))
+        z = self.autoencoder.encoder(self._inputs(np.asarray(windows).reshape(1, -1, 4, 3)))
         return z.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
 
     @torch.no_grad()
     def decode_joined(self, codes, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
-        """Consecutive windows (n, window, 4, 3) of one song from their codes (n, latent_dim), decoded as
-        one sequence by a fully convolutional model, so no seam shows where one window meets the next."""
+        """Consecutive windows (n, window, 4, 3) of one song from their codes (n, latent_dim), or of k songs
+        (k, n, window, 4, 3) from (k, n, latent_dim), each song decoded as one sequence by a fully
+        convolutional model, so no seam shows where one window meets the next."""
         codes = torch.as_tensor(codes, dtype=torch.float32, device=self.device)
-        n = len(codes)
+        single = codes.ndim == 2
+        codes = codes[None] if single else codes
+        k, n = codes.shape[:2]
         channels, positions = self.autoencoder.latent_shape
-        z = codes.reshape(n, channels, positions).permute(1, 0, 2).reshape(1, channels, n * positions)
+        z = codes.reshape(k, n, channels, positions).permute(0, 2, 1, 3).reshape(k, channels, n * positions)
         logits = self.autoencoder.decoder.decode_map(z).float().cpu()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         out = self.representation.decode(logits, temperature=temperature, generator=gen)
-        return out.reshape(n, self.window, 4, 3)
+        out = out.reshape(k, n, self.window, 4, 3)
+        return out[0] if single else out
 
     def interpolate(self, a, b, steps: int, mode: str = "slerp", temperature: float = 0.0,
                     seed: int | None = None, joined: bool = False):
@@ -260,16 +264,16 @@ class TrainedModel:
                     for k, p in enumerate(path)]
         single = np.ndim(a) == 3
         a, b = self.windows_of(a), self.windows_of(b)
-        joined = joined and self.autoencoder.fully_convolutional and len(a) > 1
-        za, zb = (self.encode_joined(a), self.encode_joined(b)) if joined else (self.encode(a), self.encode(b))
+        joined = joined and self.autoencoder.fully_convolutional
+        encode = self.encode_joined if joined else self.encode
+        za, zb = encode(a), encode(b)
         t = torch.linspace(0.0, 1.0, steps, device=za.device)
         if mode == "lerp":
             paths = (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
         else:
             paths = torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
         if joined:
-            out = np.stack([self.decode_joined(p, temperature, None if seed is None else seed + k)
-                            for k, p in enumerate(paths)])
+            out = self.decode_joined(paths, temperature, seed)  # each step one sequence
         else:
             flat = paths.reshape(steps * len(za), -1)
             out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
@@ -285,7 +289,7 @@ class TrainedModel:
         """
         if isinstance(music, Score):
             windows = self.windows_of(music)
-            if self.autoencoder.fully_convolutional and len(windows) > 1:  # one sequence, no seams
+            if self.autoencoder.fully_convolutional:  # one sequence, no seams
                 out = self.decode_joined(self.encode_joined(windows))
             else:
                 out = self.decode_windows(self.encode(windows))

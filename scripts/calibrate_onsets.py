@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp.articulation import choose_onset_thresholds  # noqa: E402
+from nesinterp.articulation import choose_onset_thresholds, window_logits  # noqa: E402
 from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E402
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
@@ -39,9 +39,7 @@ def main() -> None:
     if not rep.onsets:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
-    with torch.no_grad():
-        x = rep.one_hot(rep.targets(torch.from_numpy(truth)))
-        logits = torch.cat([model.autoencoder(part)[1].float() for part in x.split(256)])
+    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device))
     chosen = choose_onset_thresholds(rep, logits, truth)
     print("| thresholds P1 P2 TR NO | onset F1 (+-1) | onsets predicted / true |")
     print("|---|---|---|")

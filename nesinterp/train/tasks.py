@@ -81,12 +81,11 @@ class MusicTask:
         gives the best onset F1 (+-1 frame) of the decoded windows on the valid split. Sets ``rep``."""
         if self._calibration is None:
             return
-        from ..articulation import choose_onset_thresholds
+        from ..articulation import choose_onset_thresholds, window_logits
 
         was_training = autoencoder.training
         autoencoder.eval()
-        logits = torch.cat([autoencoder(self.rep.one_hot(self.rep.targets(w)))[1].float().cpu()
-                            for w in self._calibration.split(256)])
+        logits = window_logits(autoencoder, self.rep, self._calibration)
         autoencoder.train(was_training)
         chosen = choose_onset_thresholds(self.rep, logits, self._calibration.cpu().numpy())
         self.rep = replace(self.rep, onset_threshold=chosen)
