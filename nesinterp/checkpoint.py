@@ -48,10 +48,13 @@ def load_tensors(path: Path, device="cpu") -> dict[str, torch.Tensor]:
     """safetensors only: a torch pickle (which could run code) is refused with a clear message."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(9)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    # safetensors: an 8-byte header length, then the JSON header; the length's first byte may be 0x80,
+    # which alone would look like a pickle's protocol marker
+    safetensors = head[8:9] == b"{"
+    if not safetensors and (head[:2] == b"PK" or head[:1] == b"\x80"):
         raise CheckpointError(f"{path}: a torch pickle checkpoint, refused (loading it could run code); "
                               "nesinterp models are safetensors")
     try:

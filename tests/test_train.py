@@ -148,6 +148,20 @@ def test_torch_pickles_are_refused_as_weights(tmp_path):
         load_tensors(path)
 
 
+def test_safetensors_whose_header_length_starts_with_a_pickle_marker_load(tmp_path):
+    """One safetensors file in 256 has a header length whose first byte is 0x80, a pickle's protocol
+    marker; such a file is still read (a trained tiny model once was refused this way)."""
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    for pad in range(300):
+        save_file({"w": torch.arange(3.0)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert torch.equal(load_tensors(path)["w"], torch.arange(3.0))
+
+
 DDP_SCRIPT = """
 import os, sys, torch
 from safetensors.torch import save_file
