@@ -76,6 +76,16 @@ class OptimConfig:
     beta2: float = 0.999
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # 0 = off
+    # the autoencoder's learning rate over the run: "constant", or "cosine" (falls to 0 at train.steps);
+    # either rises linearly over the first warmup_steps (a fresh Adam on fine-tuned weights needs it)
+    schedule: str = "constant"
+    warmup_steps: int = 0
+
+    def __post_init__(self):
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"optim.schedule must be constant or cosine, not {self.schedule!r}")
+        if self.warmup_steps < 0 or self.lr <= 0:
+            raise ConfigError("optim.lr must be positive and optim.warmup_steps not negative")
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,9 @@ class TrainConfig:
     onset_weight: float = 1.0
     expression_weight: float = 1.0
     threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
+    # start the autoencoder from a trained model's weights (a run directory, model file, or "pretrained"
+    # for the bundled model) instead of at random: fine-tuning; its model section must match this one's
+    init_from: str = ""
 
     def __post_init__(self):
         if self.steps < 0 or self.batch < 2 or self.eval_every < 0:

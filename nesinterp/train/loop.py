@@ -23,7 +23,7 @@ import torch
 
 from ..checkpoint import latest_checkpoint, load_tensors, optimizer_from_tensors, optimizer_to_tensors, write_checkpoint
 from ..config import Config, config_from_dict
-from ..errors import TrainError
+from ..errors import NesinterpError, TrainError
 from ..jsonio import dumps
 from ..losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
 from ..models import Autoencoder, Critic
@@ -76,6 +76,8 @@ class Trainer:
         self.task = make_task(cfg, self.device, self.gen)
 
         self.ae = Autoencoder(cfg.model, self.task.channels, self.task.window).to(self.device)
+        if cfg.train.init_from and not resuming:
+            self.ae.load_state_dict(initial_weights(cfg, self.task.channels, self.task.window))
         self.critic = Critic(cfg.model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
         self.regularizer = REGULARIZERS.get(cfg.regularizer.kind)  # None: regularizer.kind is none
         adversary = self.regularizer.adversary if self.regularizer else None
@@ -142,10 +144,14 @@ class Trainer:
             torch.autograd.backward(loss_disc, inputs=list(self.disc.parameters()))
         if cfg.optim.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.ae.parameters(), cfg.optim.grad_clip)
+        for group in self.opt_ae.param_groups:
+            group["lr"] = learning_rate(cfg, self.step)
         for opt in (self.opt_ae, self.opt_critic, self.opt_disc):
             if opt is not None:
                 opt.step()
         logs["loss"] = loss_ae
+        if cfg.optim.schedule != "constant" or cfg.optim.warmup_steps:
+            logs["lr"] = torch.tensor(learning_rate(cfg, self.step))
         acc = self.task.accuracy(out.detach(), targets)
         if acc is not None:
             logs["accuracy"] = acc
@@ -241,7 +247,7 @@ class Trainer:
             return
         tensors, meta = self._state()
         calibrate = getattr(self.task, "calibrate", None)
-        if calibrate is not None:  # onset thresholds of this checkpoint, chosen on the valid split
+        if calibrate is not None:  # onset thresholds and sounding biases, chosen on the valid split
             calibrate(self.ae)
         model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
         write_checkpoint(self.run_dir, self.step, self.ae.state_dict(), model_meta, tensors, meta)
@@ -287,6 +293,32 @@ class Trainer:
         if self.dist.main and metrics.exists():
             with open(metrics, "r+b") as f:  # drop lines logged after the checkpoint: they will be redone
                 f.truncate(self.metrics_offset)
+
+
+def learning_rate(cfg: Config, step: int) -> float:
+    """The autoencoder's learning rate at ``step`` (counted from 0): optim.lr, rising linearly over
+    optim.warmup_steps, and for the cosine schedule falling to 0 at train.steps. A function of the step
+    alone, so a resumed run goes on exactly where it stopped."""
+    o = cfg.optim
+    rate = o.lr * min(1.0, (step + 1) / o.warmup_steps) if o.warmup_steps else o.lr
+    if o.schedule == "cosine":
+        rate *= 0.5 * (1 + math.cos(math.pi * min(step, cfg.train.steps) / max(cfg.train.steps, 1)))
+    return rate
+
+
+def initial_weights(cfg: Config, channels: int, window: int) -> dict:
+    """The autoencoder weights named by train.init_from, checked to fit ``cfg``'s model."""
+    from ..interpolate import PRETRAINED, load_autoencoder
+
+    source = PRETRAINED if cfg.train.init_from == "pretrained" else Path(cfg.train.init_from)
+    try:
+        autoencoder, meta, init_cfg = load_autoencoder(source)
+    except NesinterpError as exc:
+        raise TrainError(f"train.init_from: {exc}") from None
+    if init_cfg.model != cfg.model or int(meta["channels"]) != channels or int(meta["window"]) != window:
+        raise TrainError(f"train.init_from: {source} is a different model (its model section, channels or "
+                         "window differ from this config's); fine-tuning needs the same architecture")
+    return autoencoder.state_dict()
 
 
 class _GracefulStop:
