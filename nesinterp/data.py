@@ -9,6 +9,7 @@ no host-to-device copy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,17 +50,22 @@ class Representation:
     expressive: bool = False
     onsets: bool = False
     onset_threshold: tuple = (0.5, 0.5, 0.5, 0.5)
+    sounding_bias: tuple = (0.0, 0.0, 0.0, 0.0)  # with onsets: how readily each voice sounds (chosen on valid)
 
     def __post_init__(self):
         threshold = tuple(float(t) for t in self.onset_threshold)  # JSON gives a list
         if len(threshold) != 4 or not all(0.0 < t < 1.0 for t in threshold):
             raise ValueError(f"onset_threshold must be 4 probabilities in (0, 1), not {self.onset_threshold!r}")
         object.__setattr__(self, "onset_threshold", threshold)
+        bias = tuple(float(b) for b in self.sounding_bias)
+        if len(bias) != 4 or not all(math.isfinite(b) for b in bias):
+            raise ValueError(f"sounding_bias must be 4 finite numbers, not {self.sounding_bias!r}")
+        object.__setattr__(self, "sounding_bias", bias)
 
     def to_dict(self) -> dict:
         """What model.json stores to rebuild this representation."""
         return {"window": self.window, "expressive": self.expressive, "onsets": self.onsets,
-                "onset_threshold": list(self.onset_threshold)}
+                "onset_threshold": list(self.onset_threshold), "sounding_bias": list(self.sounding_bias)}
 
     @property
     def channels(self) -> int:
@@ -142,7 +148,7 @@ class Representation:
         for v in Voice:
             lg = heads["notes"][v].cpu()
             if fire is not None:  # note by note, starting where the onset head fires
-                cls = note_level_classes(lg, fire[:, v], temperature, generator)
+                cls = note_level_classes(lg, fire[:, v], temperature, generator, self.sounding_bias[v])
             else:
                 cls = pick(lg)
             lo = NOTE_RANGE[v][0]

@@ -1,5 +1,5 @@
-"""Choose a trained model's onset thresholds again on the valid split, with this version's decoder, and
-write them into its model.json (what training does at every checkpoint; for models decoded by a newer
+"""Choose a trained model's onset thresholds and sounding biases again on the valid split, with this
+version's decoder, and write them into its model.json (what training does at every checkpoint; for models decoded by a newer
 decoder than the one they were calibrated with, e.g. the bundled one).
 
     .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--write]
@@ -19,12 +19,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp.articulation import choose_onset_thresholds, window_logits  # noqa: E402
+from nesinterp.articulation import choose_onset_thresholds, choose_sounding_bias, window_logits  # noqa: E402
 from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E402
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
-from nesinterp.metrics.music import onset_matches  # noqa: E402
+from nesinterp.metrics.music import onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402
 from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
 
 
@@ -40,17 +40,24 @@ def main() -> None:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
     logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device))
-    chosen = choose_onset_thresholds(rep, logits, truth)
-    print("| thresholds P1 P2 TR NO | onset F1 (+-1) | onsets predicted / true |")
-    print("|---|---|---|")
-    for threshold in (rep.onset_threshold, chosen):
-        tp, n_pred, n_true = onset_matches(replace(rep, onset_threshold=threshold).decode(logits), truth, 1)
-        print(f"| {threshold} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
-              f"| {np.round(n_pred / np.maximum(n_true, 1), 2).tolist()} |")
+    chosen = replace(rep, onset_threshold=choose_onset_thresholds(rep, logits, truth))
+    chosen = replace(chosen, sounding_bias=choose_sounding_bias(chosen, logits, truth))
+    print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}")
+    print("| thresholds | sounding bias | onset F1 (+-1) | onsets predicted / true | pitch accuracy (sounding) "
+          "| sounding share |")
+    print("|---|---|---|---|---|---|")
+    for r in (rep, chosen):
+        decoded = r.decode(logits)
+        tp, n_pred, n_true = onset_matches(decoded, truth, 1)
+        print(f"| {r.onset_threshold} | {r.sounding_bias} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
+              f"| {np.round(n_pred / np.maximum(n_true, 1), 2).tolist()} "
+              f"| {np.round(pitch_accuracy_sounding(decoded, truth), 3).tolist()} "
+              f"| {np.round(sounding_share(decoded), 3).tolist()} |")
     if args.write:
         meta_path = model_files(args.model)[1]
         meta = read_model_meta(meta_path)
-        meta["representation"]["onset_threshold"] = list(chosen)
+        meta["representation"]["onset_threshold"] = list(chosen.onset_threshold)
+        meta["representation"]["sounding_bias"] = list(chosen.sounding_bias)
         atomic_write_text(meta_path, dumps(meta, indent=2))
         print(f"written to {meta_path}")
 

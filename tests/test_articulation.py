@@ -4,6 +4,7 @@ balanced loss starts every head at 1, and training chooses onset thresholds on t
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +135,12 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
             "--set", "model.latent_layout=temporal", "--set", "model.latent_dim=64")
     assert r.returncode == 0, r.stderr
     rep = json.loads((run / "model.json").read_text())["representation"]
-    assert rep["onsets"] is True and len(rep["onset_threshold"]) == 4
+    assert rep["onsets"] is True and len(rep["onset_threshold"]) == 4 and len(rep["sounding_bias"]) == 4
     from nesinterp.interpolate import TrainedModel
 
     model = TrainedModel.load(run)
     assert model.representation.onset_threshold == tuple(rep["onset_threshold"])
+    assert model.representation.sounding_bias == tuple(rep["sounding_bias"])
     from data_prep.readers import read_score
 
     song = read_score(EXAMPLES / "overworld.mid")
@@ -207,3 +209,38 @@ def test_sampled_notes_keep_one_pitch_per_note():
     cls = note_level_classes(logits, fire, temperature=1.0, generator=gen)
     for row in cls.reshape(8, 4, 16):
         assert all(len(set(note.tolist())) == 1 for note in row)
+
+
+def test_the_sounding_bias_makes_a_decoder_sound_as_often_as_the_music(example_windows):
+    """A decoder that drops a third of the triangle's held frames (silence a little above the note) and
+    sounds P1 in a fifth of its rests gets biases that restore both voices' sounding share, and with
+    them the notes themselves."""
+    from nesinterp.articulation import choose_sounding_bias
+
+    rep = Representation(128, expressive=True, onsets=True)
+    truth = example_windows
+    logits = (rep.one_hot(rep.targets(torch.from_numpy(truth))) * 2 - 1) * 20
+    heads = rep.split_logits(logits)
+    gen = torch.Generator().manual_seed(0)
+    notes = torch.from_numpy(truth[..., Field.NOTE]).long()
+    onset = heads["onsets"] > 0
+    tr_held = (notes[:, :, Voice.TR] > 0) & ~onset[:, Voice.TR]
+    dropped = tr_held & (torch.rand(tr_held.shape, generator=gen) < 0.33)
+    heads["notes"][Voice.TR][:, 0][dropped] = 20.5 + torch.rand(int(dropped.sum()), generator=gen)
+    p1_rest = notes[:, :, Voice.P1] == 0
+    added = p1_rest & (torch.rand(p1_rest.shape, generator=gen) < 0.2)
+    heads["notes"][Voice.P1][:, 5][added] = 20.5 + torch.rand(int(added.sum()), generator=gen)
+    logits = torch.cat([*heads["notes"], heads["onsets"], *heads["velocity"], *heads["timbre"]], dim=1)
+    share = lambda a: (a[..., Field.NOTE] > 0).mean(axis=(0, 1))  # noqa: E731
+
+    plain = rep.decode(logits)
+    assert share(plain)[Voice.TR] < share(truth)[Voice.TR] - 0.1 and share(plain)[Voice.P1] > share(truth)[Voice.P1] + 0.03
+    bias = choose_sounding_bias(rep, logits, truth)
+    assert bias[Voice.TR] > 0.5 and bias[Voice.P1] < -0.5, bias
+    biased = replace(rep, sounding_bias=bias).decode(logits)
+    assert np.abs(share(biased) - share(truth)).max() < 0.005
+    assert (biased[..., Field.NOTE] == truth[..., Field.NOTE]).mean() > 0.999
+    old = {k: v for k, v in rep.to_dict().items() if k != "sounding_bias"}  # a model.json from before
+    assert Representation(**old).sounding_bias == (0.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="sounding_bias"):
+        Representation(128, sounding_bias=(0.0, float("nan"), 0.0, 0.0))

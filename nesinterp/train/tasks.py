@@ -68,7 +68,7 @@ class MusicTask:
 
     def _calibration_windows(self, dataset, device) -> torch.Tensor | None:
         """Fixed valid windows (evenly spread, at most CALIBRATION_WINDOWS) on which each checkpoint's
-        onset thresholds are chosen."""
+        onset thresholds and sounding biases are chosen."""
         from ..evaluate.music import corpus_windows
 
         name = self.cfg.data.valid_split if self.cfg.data.valid_split in dataset.splits else "train"
@@ -77,18 +77,20 @@ class MusicTask:
 
     @torch.no_grad()
     def calibrate(self, autoencoder) -> None:
-        """Choose each voice's onset threshold: the probability above which a decoded onset fires that
-        gives the best onset F1 (+-1 frame) of the decoded windows on the valid split. Sets ``rep``."""
+        """Choose each voice's onset threshold (the probability above which a decoded onset fires) for
+        the best onset F1 (+-1 frame) of the decoded windows on the valid split, then its sounding bias
+        so it sounds as often as the real windows do. Sets ``rep``."""
         if self._calibration is None:
             return
-        from ..articulation import choose_onset_thresholds, window_logits
+        from ..articulation import choose_onset_thresholds, choose_sounding_bias, window_logits
 
         was_training = autoencoder.training
         autoencoder.eval()
         logits = window_logits(autoencoder, self.rep, self._calibration)
         autoencoder.train(was_training)
-        chosen = choose_onset_thresholds(self.rep, logits, self._calibration.cpu().numpy())
-        self.rep = replace(self.rep, onset_threshold=chosen)
+        truth = self._calibration.cpu().numpy()
+        self.rep = replace(self.rep, onset_threshold=choose_onset_thresholds(self.rep, logits, truth))
+        self.rep = replace(self.rep, sounding_bias=choose_sounding_bias(self.rep, logits, truth))
 
     def _sample_windows(self, dataset) -> np.ndarray:
         """Two fixed windows to interpolate between at sample time: the first window of the first two
