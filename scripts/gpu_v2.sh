@@ -10,7 +10,8 @@
 # to be scored on the CPU with `nesinterp eval`. Written for the device machines' python3 (torch, no venv);
 # needs a prepared dataset at data/nesmdb (carried along).
 #   OUT=/path/for/results [PHASE=1|2|3] [TRAIN_SECONDS=240] bash scripts/gpu_v2.sh
-# PHASE=3 TRAIN_SECONDS=520: the bundled config trained alone for longer (the next step for the v2 model).
+# PHASE=3 TRAIN_SECONDS=520: the bundled config trained alone for longer with a cosine schedule (the next
+# step for the v2 model; carry data/nesmdb).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
@@ -62,12 +63,14 @@ train bundled-w12 "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoi
 wait
 NAMES="ablation-old ablation-onsets ablation-v2 ablation-v2-noacai bundled-w4 bundled-w12"
 elif [ "$PHASE" = 3 ]; then
-# Phase 3, for the next lent GPU: the bundled config alone on the GPU for TRAIN_SECONDS (fp32, about
-# 10,000 windows/s on an H100: 9 minutes are 5 M windows, four times the bundled model's 1.26 M, whose
-# note accuracy was still rising).
+# Phase 3, for the next lent GPU: the bundled config alone on the GPU (fp32, about 10,000 windows/s on
+# an H100) for PHASE3_STEPS steps at batch 256 with a warmup and a cosine cool-down (16,000 steps are
+# 4.1 M windows, three times the bundled model's 1.26 M, whose note accuracy was still rising; a 1,200
+# step cool-down of it on the CPU is in benchmarks/RESULTS.md 2c). TRAIN_SECONDS stops it early if the
+# GPU is slower (the checkpoint is then taken before the rate reaches 0).
 SECONDS=0
-train bundled-long "$TRAIN_SECONDS" --set train.steps=200000 --set train.checkpoint_every=1000000 \
-  --set train.checkpoint_minutes=2
+train bundled-long "$TRAIN_SECONDS" --set train.steps=${PHASE3_STEPS:-16000} --set train.checkpoint_every=1000000 \
+  --set train.checkpoint_minutes=2 --set optim.schedule=cosine --set optim.warmup_steps=200
 NAMES="bundled-long"
 else
 # Phase 2 (after phase 1 showed the note heads outvoted: note accuracy .50 vs the old loss's .69 at equal
