@@ -55,6 +55,7 @@ class BlendOptions:
     html: bool = True
     musicxml: bool = False  # also each step as MusicXML, for notation programs
     sample_rate: int = 44100
+    refine: int | None = None  # code refinement steps (nesinterp.refine); None: the model's own
 
 
 @dataclass
@@ -165,6 +166,8 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
         raise BlendError(f"--mode must be slerp or lerp, not {options.mode!r}")
     if options.temperature < 0:
         raise BlendError("--temperature must not be negative")
+    if options.refine is not None and options.refine < 0:
+        raise BlendError(f"--refine must not be negative, not {options.refine}")
     out = Path(out)
     stems = ["a-original", "a", "b-original", "b"] + [step_name(k, options.steps) for k in range(options.steps)]
     names = _planned_names(stems, options)
@@ -193,7 +196,8 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
         wb, first_b = choose_window(score_b, window, options.start_b, f"{b_path}")
         wa, wb = wa[None], wb[None]
     path = model.interpolate(wa, wb, options.steps, options.mode, options.temperature,
-                             options.seed if options.temperature > 0 else None, joined=options.whole)
+                             options.seed if options.temperature > 0 else None, joined=options.whole,
+                             refine=options.refine)
     heard_a, heard_b = model.as_heard(wa), model.as_heard(wb)
     timings["model"] = time.perf_counter() - clock
 
@@ -225,6 +229,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
         "options": asdict(options),
         # --whole with a fully convolutional model: every step encoded and decoded as one sequence
         "joined": bool(options.whole and model.autoencoder.fully_convolutional),
+        "refine_steps": model.refine_steps if options.refine is None else options.refine,
         # Endpoints are scored against the real input windows (with their volumes, so re-attacks count).
         "metrics": interpolation_report([s.array for s in steps], real_a, real_b, reference, window),
         "tracks": [t.describe() for t in tracks] + [{"name": "morph", "title": "The morph", "role": "morph",

@@ -171,6 +171,8 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--temperature", type=float, default=0.0, show_default=True,
               help="0 decodes the most likely notes; above 0 samples them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
+@click.option("--refine", type=int, default=None, metavar="STEPS", help="Refine each code by "
+              "this many gradient steps towards its window (default: the model's, 20 for the bundled; 0: off).")
 @click.option("--start", "starts", type=float, multiple=True, metavar="SECONDS",
               help="Where the blended window starts: once for both songs, or twice (A, then B).")
 @click.option("--whole", is_flag=True, help="Blend whole songs window by window (the shorter repeats).")
@@ -182,8 +184,8 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--musicxml", is_flag=True, help="Also write each step as MusicXML (one part per voice, noise as "
               "percussion) for notation programs.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, whole, force, no_wav, no_plot, no_html,
-          musicxml, quiet):
+def blend(song_a, song_b, out, steps, model, mode, temperature, seed, refine, starts, whole, force, no_wav, no_plot,
+          no_html, musicxml, quiet):
     """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV, and index.html to
     hear and see them all in a browser.
 
@@ -203,7 +205,7 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, starts, wh
         raise UserError("--whole blends whole songs; it takes no --start")
     options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
                            start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot,
-                           html=not no_html, musicxml=musicxml)
+                           html=not no_html, musicxml=musicxml, refine=refine)
     with _progress_bar(quiet) as progress:
         result = blend_files(song_a, song_b, out, model, options, progress)
     for path in result.files:
@@ -317,9 +319,11 @@ def render(inputs, out, force, plot, rate, normalize, split, workers, manifest, 
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing pairs.")
 @click.option("--mode", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
               help="Music: the interpolation path (slerp, as blend's default, or lerp, the critic's).")
+@click.option("--refine", type=click.IntRange(min=0), default=None, metavar="STEPS",
+              help="Music: code refinement steps, as blend's --refine (default: the model's).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda when present), cpu or cuda.")
 @click.option("--force", is_flag=True, help="Replace an existing report.")
-def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, device, force):
+def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, refine, device, force):
     """Score a trained model with the benchmark of its kind and write a report folder: report.json,
     summary.md and PNG plots. Music: reconstruction, endpoint curves, smoothness, realism and pitch-class
     morph beside the data-space crossfade; lines: Mean Distance and Smoothness; MNIST: linear probe and
@@ -337,7 +341,7 @@ def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, device, fo
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
-                                          device=device, force=force, mode=mode)
+                                          device=device, force=force, mode=mode, refine=refine)
     summary = folder / "summary.md"
     if summary.exists():
         click.echo(summary.read_text(), nl=False)

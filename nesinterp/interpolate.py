@@ -84,6 +84,9 @@ class TrainedModel:
         self.representation = representation
         self.meta = meta
         self.source = source
+        # code refinement steps the decoding was calibrated for (scripts/calibrate_onsets.py --refine);
+        # what encode, reconstruct and interpolate use unless told otherwise
+        self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
 
     @property
     def window(self) -> int:
@@ -145,16 +148,30 @@ class TrainedModel:
                              "frames (pass a Score to have it cut into windows)")
         return array
 
-    @torch.no_grad()
-    def encode(self, music) -> torch.Tensor:
+    def encode(self, music, refine: int | None = None) -> torch.Tensor:
         """Latent codes of ``music``.
 
         Args:
             music: a Score, a list of Scores or uint8 windows (see ``windows_of``).
+            refine: gradient steps that move each code to where the decoder reconstructs its window
+                better (``nesinterp.refine``); 0: the encoder's codes; None: the model's ``refine_steps``
+                (model.json; the bundled model's 20, for which its decoding was calibrated).
         Returns:
             Codes (n, latent_dim), one per window.
         """
-        return self.autoencoder.encode(self._inputs(self.windows_of(music)))
+        windows = self.windows_of(music)
+        with torch.no_grad():
+            codes = self.autoencoder.encode(self._inputs(windows))
+        return self._refined(self.autoencoder.decode, codes, windows, refine)
+
+    def _refined(self, decode, codes: torch.Tensor, windows: np.ndarray, steps: int | None) -> torch.Tensor:
+        from .refine import refine_codes
+
+        steps = self.refine_steps if steps is None else steps
+        if steps <= 0:
+            return codes
+        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
+        return refine_codes(decode, self.representation, codes, w, steps)
 
     def _inputs(self, windows: np.ndarray) -> torch.Tensor:
         """The network input (B, channels, T) of uint8 windows (B, T, 4, 3), on the model's device."""
@@ -206,14 +223,17 @@ class TrainedModel:
         them (their typical values, unless the model is expressive)."""
         return self.representation.decode(self._inputs(windows).cpu())
 
-    @torch.no_grad()
-    def encode_joined(self, windows: np.ndarray) -> torch.Tensor:
+    def encode_joined(self, windows: np.ndarray, refine: int | None = None) -> torch.Tensor:
         """Codes (n, latent_dim) of consecutive windows (n, window, 4, 3) of one song, encoded as one
         sequence by a fully convolutional model (each window's code sees its neighbours' frames, where
-        ``encode`` pads every window with silence). Code i is window i's, laid out as ``encode``'s."""
+        ``encode`` pads every window with silence). Code i is window i's, laid out as ``encode``'s.
+        ``refine``: as in ``encode``, the song's code map refined as one sequence."""
         n = len(windows)
         channels, positions = self.autoencoder.latent_shape
-        z = self.autoencoder.encoder(self._inputs(np.asarray(windows).reshape(1, -1, 4, 3)))
+        sequence = np.asarray(windows).reshape(1, -1, 4, 3)
+        with torch.no_grad():
+            z = self.autoencoder.encoder(self._inputs(sequence))
+        z = self._refined(self.autoencoder.decoder.decode_map, z, sequence, refine)
         return z.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
 
     @torch.no_grad()
@@ -234,7 +254,7 @@ class TrainedModel:
         return out[0] if single else out
 
     def interpolate(self, a, b, steps: int, mode: str = "slerp", temperature: float = 0.0,
-                    seed: int | None = None, joined: bool = False):
+                    seed: int | None = None, joined: bool = False, refine: int | None = None):
         """``steps`` points from A to B (both endpoints counted: the first reconstructs A, the last B),
         decoded from codes on the straight (lerp) or great-circle (slerp) path between their codes.
 
@@ -248,6 +268,7 @@ class TrainedModel:
                 a fully convolutional model (temporal latent) then encodes and decodes each step as one
                 sequence, without seams between windows; other models ignore it. Scores are always
                 joined.
+            refine: the endpoints' codes refined by this many steps (see ``encode``).
         Returns:
             For Scores: a list of ``steps`` Scores, each joining the interpolants of every window pair.
             For arrays: (steps, n, window, 4, 3) for stacks, (steps, window, 4, 3) for single windows.
@@ -259,14 +280,15 @@ class TrainedModel:
         if isinstance(a, Score) and isinstance(b, Score):
             from .data import paired_windows
 
-            path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed, joined=True)
+            path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed, joined=True,
+                                    refine=refine)
             return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.interpolate")
                     for k, p in enumerate(path)]
         single = np.ndim(a) == 3
         a, b = self.windows_of(a), self.windows_of(b)
         joined = joined and self.autoencoder.fully_convolutional
         encode = self.encode_joined if joined else self.encode
-        za, zb = encode(a), encode(b)
+        za, zb = encode(a, refine=refine), encode(b, refine=refine)
         t = torch.linspace(0.0, 1.0, steps, device=za.device)
         if mode == "lerp":
             paths = (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
@@ -279,25 +301,26 @@ class TrainedModel:
             out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
         return out[:, 0] if single else out
 
-    def reconstruct(self, music):
+    def reconstruct(self, music, refine: int | None = None):
         """What the model makes of ``music`` through its code.
 
         Args:
             music: a Score, a list of Scores, or uint8 windows.
+            refine: the codes refined by this many steps (see ``encode``).
         Returns:
             The same kind: a Score as long as the input (windows joined), a list of them, or windows.
         """
         if isinstance(music, Score):
             windows = self.windows_of(music)
             if self.autoencoder.fully_convolutional:  # one sequence, no seams
-                out = self.decode_joined(self.encode_joined(windows))
+                out = self.decode_joined(self.encode_joined(windows, refine))
             else:
-                out = self.decode_windows(self.encode(windows))
+                out = self.decode_windows(self.encode(windows, refine))
             joined = out.reshape(-1, 4, 3)[: music.frames]
             return Score(np.ascontiguousarray(joined), music.name, "nesinterp.reconstruct")
         if isinstance(music, (list, tuple)) and music and all(isinstance(m, Score) for m in music):
-            return [self.reconstruct(m) for m in music]
-        return self.decode_windows(self.encode(music))
+            return [self.reconstruct(m, refine) for m in music]
+        return self.decode_windows(self.encode(music, refine))
 
     def describe(self) -> dict:
         cfg = self.meta.get("config", {})
@@ -307,6 +330,7 @@ class TrainedModel:
             "step": self.meta.get("step"),
             "latent_dim": self.latent_dim,
             "window_frames": self.window,
+            "refine_steps": self.refine_steps,
             "acai": cfg.get("acai", {}).get("enabled"),
             "regularizer": cfg.get("regularizer", {}).get("kind"),
             "data": {k: v for k, v in (self.meta.get("data") or {}).items()

@@ -1,8 +1,9 @@
 """Choose a trained model's onset thresholds and sounding biases again on the valid split, with this
-version's decoder, and write them into its model.json (what training does at every checkpoint; for models decoded by a newer
-decoder than the one they were calibrated with, e.g. the bundled one).
+version's decoder, on codes refined by --refine steps (default 20); --write stores them and the step
+count in its model.json, so blend and eval then refine that model's codes as they were calibrated for.
+Training chooses them at every checkpoint on the encoder's codes (refine 0), which is cheaper.
 
-    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--write]
+    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--refine 20] [--write]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E40
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
+from nesinterp.refine import REFINE_STEPS  # noqa: E402
 from nesinterp.metrics.music import onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402
 from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
 
@@ -33,13 +35,15 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--data", type=Path, default=Path("data/nesmdb"))
     parser.add_argument("--write", action="store_true", help="store the thresholds in model.json")
+    parser.add_argument("--refine", type=int, default=REFINE_STEPS,
+                        help="choose them on codes refined by this many steps, as blend decodes (0: the encoder's)")
     args = parser.parse_args()
     model = TrainedModel.load(args.model)
     rep = model.representation
     if not rep.onsets:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
-    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device))
+    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine)
     chosen = replace(rep, onset_threshold=choose_onset_thresholds(rep, logits, truth))
     chosen = replace(chosen, sounding_bias=choose_sounding_bias(chosen, logits, truth))
     print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}")
@@ -58,6 +62,7 @@ def main() -> None:
         meta = read_model_meta(meta_path)
         meta["representation"]["onset_threshold"] = list(chosen.onset_threshold)
         meta["representation"]["sounding_bias"] = list(chosen.sounding_bias)
+        meta["refine_steps"] = args.refine  # the codes these were chosen for: what blend and eval then use
         atomic_write_text(meta_path, dumps(meta, indent=2))
         print(f"written to {meta_path}")
 

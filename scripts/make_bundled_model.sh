@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the bundled default model from scratch on NES-MDB's train split (config nesmdb-v2, 5000 steps
-# of 256 windows, run directory runs/bundled, resumed if it exists) and scores it on the valid split.
+# of 256 windows, run directory runs/bundled, resumed if it exists), calibrates its decoding for refined
+# codes and scores it on the valid split.
 # Minutes on a GPU (the default device when there is one), about 3 hours on 2 CPU cores; more steps with
 # NESINTERP_TRAIN_ARGS="--set train.steps=20000".
 #   bash scripts/make_bundled_model.sh [path/to/nesmdb24_exprsco.tar.gz] [--install]
@@ -24,6 +25,8 @@ else
   $BIN/nesinterp train --config nesmdb-v2 --run-dir runs/bundled --set train.steps=5000 ${NESINTERP_TRAIN_ARGS:-}
 fi
 $BIN/python -c 'from nesinterp.interpolate import export_model; export_model("runs/bundled", "runs/bundled/export")'
+# onset thresholds and sounding biases for codes refined by 20 steps, as blend decodes them
+$BIN/python scripts/calibrate_onsets.py runs/bundled/export --data data/nesmdb --refine 20 --write
 # its scores on the valid split, beside the baselines (the README's tables)
 $BIN/nesinterp eval runs/bundled/export --data data/nesmdb --pairs 256 -o runs/bundled/eval-valid --force
 if [ "$INSTALL" = 1 ]; then

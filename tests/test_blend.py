@@ -291,6 +291,7 @@ def bad_inputs(tmp_path):
     (["text.mid", B], "not a MIDI file"),
     (["silent.mid", B], "no notes"),
     (["short.mid", B, "--start", "6"], "has no notes"),
+    ([A, B, "--refine", "-1"], "--refine"),
     ([A, B, "--steps", "1"], "--steps must be at least 2"),
     ([A, B, "-o", "file"], "is a file"),
     ([A, B, "--start", "1", "--start", "2", "--start", "3"], "--start is given once"),

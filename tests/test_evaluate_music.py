@@ -112,9 +112,11 @@ def test_eval_command_writes_a_music_report(cli, tiny_model, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| realism (higher is better) |" in result.stdout and "| always rest | 0 |" in result.stdout
     lerp = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "--split", "train", "--pairs", "2",
-               "--steps", "3", "-o", tmp_path / "lerp", "--device", "cpu", "--mode", "lerp")
+               "--steps", "3", "-o", tmp_path / "lerp", "--device", "cpu", "--mode", "lerp", "--refine", "2")
     assert lerp.returncode == 0, lerp.stderr
-    assert json.loads((tmp_path / "lerp" / "report.json").read_text())["arguments"]["interpolation_mode"] == "lerp"
+    arguments = json.loads((tmp_path / "lerp" / "report.json").read_text())["arguments"]
+    assert arguments["interpolation_mode"] == "lerp" and arguments["refine_steps"] == 2
+    assert "codes refined by 2 steps" in lerp.stdout
     assert "3 steps each (endpoints included, lerp)" in lerp.stdout
     assert {p.name for p in out.iterdir()} == {"report.json", "summary.md", "endpoint_curves.png", "interpolations.png"}
     missing = cli("eval", tmp_path / "no-such-run")

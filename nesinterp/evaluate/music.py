@@ -87,7 +87,8 @@ def _curve_band(curves: np.ndarray) -> dict:
 
 
 def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, corpus,
-                 corpus_limit: int, mode: str = "slerp") -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+                 corpus_limit: int, mode: str = "slerp", refine: int | None = None
+                 ) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """The report of ``evaluate_music``, the latent paths (steps, pairs, T, 4, 3) and the song of each
     path's A and B (for the pictures)."""
     if len(split) < 2:
@@ -98,7 +99,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
     if pairs < 1:
         raise EvalError(f"pairs must be at least 1, not {pairs}")
     windows, owner = held_out_windows(split, model.window)
-    recon = np.concatenate([model.reconstruct(windows[i:i + batch]) for i in range(0, len(windows), batch)])
+    recon = np.concatenate([model.reconstruct(windows[i:i + batch], refine) for i in range(0, len(windows), batch)])
 
     # The realism reference: the corpus (typically the train split), else the held-out windows themselves.
     reference_windows = corpus_windows(corpus, model.window, corpus_limit) if corpus is not None else windows
@@ -119,7 +120,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
     rng = np.random.default_rng(seed)
     a_idx = rng.integers(0, len(windows), pairs)
     b_idx = np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
-    latent = model.interpolate(windows[a_idx], windows[b_idx], steps, mode)  # (steps, pairs, T, 4, 3)
+    latent = model.interpolate(windows[a_idx], windows[b_idx], steps, mode, refine=refine)  # (steps, pairs, T, 4, 3)
     fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
                     axis=1)
 
@@ -157,13 +158,14 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
 
 def evaluate_music(model, split, pairs: int = 64, steps: int = 8, seed: int = 0, batch: int = 256,
-                   corpus=None, corpus_limit: int = CORPUS_WINDOWS, mode: str = "slerp") -> dict:
+                   corpus=None, corpus_limit: int = CORPUS_WINDOWS, mode: str = "slerp",
+                   refine: int | None = None) -> dict:
     """Score ``model`` on every window of ``split`` beside the baselines, and ``pairs`` interpolations
     between windows of different songs beside the crossfade (the module docstring has the layout).
 
     Realism is judged against ``corpus`` (a Split, typically the train split; at most ``corpus_limit``
     of its windows, evenly spaced) or, without one, against ``split`` itself."""
-    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit, mode)[0]
+    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit, mode, refine)[0]
 
 
 # --- the report folder -------------------------------------------------------------------------------
@@ -240,8 +242,8 @@ def _summary_markdown(report: dict) -> str:
     lines = [
         f"# Music evaluation: {model.get('name') or model.get('source')}",
         "",
-        f"Model `{model.get('source')}` (step {model.get('step')}, latent {model.get('latent_dim')}), "
-        f"split `{args['split']}` of `{args['dataset']}`: {report['songs']} songs, {report['windows']} windows. "
+        f"Model `{model.get('source')}` (step {model.get('step')}, latent {model.get('latent_dim')}, codes refined "
+        f"by {args.get('refine_steps', 0)} steps), split `{args['split']}` of `{args['dataset']}`: {report['songs']} songs, {report['windows']} windows. "
         "Reconstructions are scored against the real windows (volumes included, so re-attacks count), beside "
         "baselines computed by the same code on the same windows; numbers per window: the model's latent "
         "size, a baseline's kept notes.",
@@ -283,9 +285,9 @@ def _summary_markdown(report: dict) -> str:
 
 
 def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs: int = 64, steps: int = 8,
-                       seed: int = 0, force: bool = False, mode: str = "slerp") -> dict:
-    """Score ``model`` on ``split`` of the dataset at ``dataset_dir`` (realism against its train split)
-    and write report.json, summary.md, endpoint_curves.png and interpolations.png into ``out_dir``.
+                       seed: int = 0, force: bool = False, mode: str = "slerp", refine: int | None = None) -> dict:
+    """Score ``model`` on ``split`` of the dataset at ``dataset_dir`` (realism against its train split),
+    its codes refined by ``refine`` steps (None: the model's own, as blend does), and write report.json, summary.md, endpoint_curves.png and interpolations.png into ``out_dir``.
 
     Everything is written to a temporary folder inside ``out_dir`` first and moved into place only when
     complete; existing report files are replaced only with ``force`` (else EvalError, before any work).
@@ -296,12 +298,14 @@ def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs:
     dataset = Dataset(dataset_dir)
     held_out = dataset.split(split)
     corpus = dataset.split("train") if "train" in dataset.splits else None
-    scores, latent, song_a, song_b = _score_music(model, held_out, pairs, steps, seed, 256, corpus, CORPUS_WINDOWS, mode)
+    scores, latent, song_a, song_b = _score_music(model, held_out, pairs, steps, seed, 256, corpus, CORPUS_WINDOWS,
+                                                  mode, refine)
     report = {
         "tool": "nesinterp eval",
         "model": model.describe(),
         "arguments": {"dataset": str(dataset_dir), "split": split, "pairs": pairs, "steps": steps, "seed": seed,
-                      "interpolation_mode": mode, "corpus_split": corpus.name if corpus is not None else None},
+                      "interpolation_mode": mode, "corpus_split": corpus.name if corpus is not None else None,
+                      "refine_steps": model.refine_steps if refine is None else refine},
         **scores,
         "files": list(REPORT_FILES),
     }

@@ -1,0 +1,94 @@
+"""Codes refined by the decoder (nesinterp.refine): a few Adam steps on each code bring the bundled
+model's reconstructions nearer the music, window by window independently, without touching the model;
+the model's own step count (model.json) is the default everywhere, and 0 keeps the encoder's codes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_prep.readers import read_score
+from nesinterp.data import score_windows
+from nesinterp.interpolate import TrainedModel
+from nesinterp.metrics.music import pitch_accuracy_sounding
+from nesinterp.refine import refine_codes, refinement_loss
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return TrainedModel.load()
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return np.concatenate([score_windows(read_score(p), 128) for p in sorted(EXAMPLES.glob("*.mid"))])
+
+
+def test_refined_codes_reconstruct_the_windows_better(model, windows):
+    rep, ae = model.representation, model.autoencoder
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    w = torch.from_numpy(windows)
+    encoded = model.encode(windows, refine=0)
+    refined = model.encode(windows, refine=20)
+    assert refined.shape == encoded.shape and not torch.equal(refined, encoded)
+    with torch.no_grad():
+        loss = [refinement_loss(rep, ae.decode(z), rep.targets(w)) for z in (encoded, refined)]
+    assert (loss[1] < loss[0]).all(), loss  # every window
+    pitch = [np.nanmean(pitch_accuracy_sounding(model.decode_windows(z), windows)) for z in (encoded, refined)]
+    assert pitch[1] > pitch[0] + 0.02, pitch
+    assert all(torch.equal(before[k], v) for k, v in ae.state_dict().items())  # the model is not changed
+    assert all(p.grad is None for p in ae.parameters())
+
+
+def test_windows_are_refined_independently(model, windows):
+    rep, ae = model.representation, model.autoencoder
+    w = torch.from_numpy(windows[:3])
+    codes = model.encode(windows[:3], refine=0)
+    together = refine_codes(ae.decode, rep, codes, w, steps=5)
+    alone = torch.cat([refine_codes(ae.decode, rep, codes[i:i + 1], w[i:i + 1], steps=5) for i in range(3)])
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.equal(refine_codes(ae.decode, rep, codes, w, steps=0), codes)
+
+
+def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
+    assert model.refine_steps == 20 and model.describe()["refine_steps"] == 20  # bundled: calibrated for 20
+    assert torch.equal(model.encode(windows[:2]), model.encode(windows[:2], refine=20))
+    with torch.no_grad():
+        plain = model.autoencoder.encode(model._inputs(windows[:2]))
+    assert torch.equal(model.encode(windows[:2], refine=0), plain)
+    model.refine_steps = 0  # as a model.json without refine_steps (what training writes) loads
+    try:
+        assert torch.equal(model.encode(windows[:2]), plain)
+    finally:
+        model.refine_steps = 20
+
+
+def test_whole_songs_are_refined_as_one_sequence(model):
+    song = read_score(EXAMPLES / "overworld.mid")
+    windows = score_windows(song, 128)
+    joined = model.encode_joined(windows, refine=0)
+    refined = model.encode_joined(windows, refine=5)
+    assert refined.shape == joined.shape == (len(windows), model.latent_dim) and not torch.equal(refined, joined)
+    channels, positions = model.autoencoder.latent_shape
+    sequence = torch.from_numpy(windows.reshape(1, -1, 4, 3))
+    rep = model.representation
+
+    def loss(codes):  # of the song decoded as one sequence, as decode_joined lays the codes out
+        z = codes.reshape(1, len(windows), channels, positions).permute(0, 2, 1, 3).reshape(1, channels, -1)
+        with torch.no_grad():
+            return float(refinement_loss(rep, model.autoencoder.decoder.decode_map(z), rep.targets(sequence)))
+
+    assert loss(refined) < loss(joined)
+    assert model.reconstruct(song).frames == song.frames
+
+
+def test_blend_records_the_refinement_it_used(tmp_path, cli):
+    a, b = EXAMPLES / "overworld.mid", EXAMPLES / "dungeon.mid"
+    r = cli("blend", a, b, "-o", tmp_path / "off", "--steps", "2", "--refine", "0", "--no-wav", "--no-html", "--no-plot", "-q")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    assert json.loads((tmp_path / "off" / "blend.json").read_text())["refine_steps"] == 0
