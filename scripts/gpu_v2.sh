@@ -86,7 +86,12 @@ wait
 NAMES="ablation-v2-notes4 bundled-n4 bundled-n4-e25"
 fi
 
-# 4. Float16 exports (with each run's metrics and log) in tarballs of at most two models.
+# 4. Float16 exports (with each run's metrics and log) in tarballs of at most two models; phase 3's
+# decoding calibrated for refined codes first (2048 valid windows x 20 steps: seconds on the GPU).
+if [ "$PHASE" = 3 ]; then
+  timeout 120 $PY scripts/calibrate_onsets.py "$RUNS/bundled-long" --data data/nesmdb --refine 20 --write \
+    2>&1 | tee "$OUT/calibrate.md"
+fi
 for name in $NAMES; do
   $PY -c "from nesinterp.interpolate import export_model; export_model('$RUNS/$name', '$EXPORT/$name')" 2>>"$OUT/runs.txt" \
     && cp "$RUNS/$name/metrics.jsonl" "$RUNS/$name/config.yaml" "$RUNS/$name.log" "$EXPORT/$name/" 2>/dev/null
