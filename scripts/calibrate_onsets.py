@@ -37,8 +37,9 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="store the thresholds in model.json")
     parser.add_argument("--refine", type=int, default=REFINE_STEPS,
                         help="choose them on codes refined by this many steps, as blend decodes (0: the encoder's)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
-    model = TrainedModel.load(args.model)
+    model = TrainedModel.load(args.model, device=args.device)
     rep = model.representation
     if not rep.onsets:
         sys.exit(f"{args.model}: this model has no onset head")
