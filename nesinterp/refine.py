@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-REFINE_STEPS = 20  # what blend and eval use by default; 0 keeps the encoder's codes
+REFINE_STEPS = 40  # what the bundled model is calibrated for and calibrate_onsets.py chooses for
 REFINE_LR = 0.02  # Adam's step on the code (the codes' entries are about unit size)
 ONSET_WEIGHT = 4.0  # the four voices' onset flags, averaged, weigh as much as the four notes, summed
 EXPRESSION_WEIGHT = 1 / 16

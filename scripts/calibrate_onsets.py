@@ -1,9 +1,9 @@
 """Choose a trained model's onset thresholds and sounding biases again on the valid split, with this
-version's decoder, on codes refined by --refine steps (default 20); --write stores them and the step
+version's decoder, on codes refined by --refine steps (default 40, the bundled model's); --write stores them and the step
 count in its model.json, so blend and eval then refine that model's codes as they were calibrated for.
 Training chooses them at every checkpoint on the encoder's codes (refine 0), which is cheaper.
 
-    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--refine 20] [--write]
+    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--refine 40] [--write]
 """
 
 from __future__ import annotations

@@ -87,9 +87,9 @@ NAMES="ablation-v2-notes4 bundled-n4 bundled-n4-e25"
 fi
 
 # 4. Float16 exports (with each run's metrics and log) in tarballs of at most two models; phase 3's
-# decoding calibrated for refined codes first (2048 valid windows x 20 steps: seconds on the GPU).
+# decoding calibrated for refined codes first (2048 valid windows x 40 steps: seconds on the GPU).
 if [ "$PHASE" = 3 ]; then
-  timeout 120 $PY scripts/calibrate_onsets.py "$RUNS/bundled-long" --data data/nesmdb --refine 20 --write \
+  timeout 120 $PY scripts/calibrate_onsets.py "$RUNS/bundled-long" --data data/nesmdb --refine 40 --write \
     2>&1 | tee "$OUT/calibrate.md"
 fi
 for name in $NAMES; do

@@ -12,7 +12,7 @@ from data_prep.readers import read_score
 from nesinterp.data import score_windows
 from nesinterp.interpolate import TrainedModel
 from nesinterp.metrics.music import pitch_accuracy_sounding
-from nesinterp.refine import refine_codes, refinement_loss
+from nesinterp.refine import REFINE_STEPS, refine_codes, refinement_loss
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
 
@@ -54,8 +54,9 @@ def test_windows_are_refined_independently(model, windows):
 
 
 def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
-    assert model.refine_steps == 20 and model.describe()["refine_steps"] == 20  # bundled: calibrated for 20
-    assert torch.equal(model.encode(windows[:2]), model.encode(windows[:2], refine=20))
+    steps = model.meta["refine_steps"]  # what the bundled model's decoding was calibrated for
+    assert steps == REFINE_STEPS and model.refine_steps == steps and model.describe()["refine_steps"] == steps
+    assert torch.equal(model.encode(windows[:2]), model.encode(windows[:2], refine=steps))
     with torch.no_grad():
         plain = model.autoencoder.encode(model._inputs(windows[:2]))
     assert torch.equal(model.encode(windows[:2], refine=0), plain)
@@ -63,7 +64,7 @@ def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
     try:
         assert torch.equal(model.encode(windows[:2]), plain)
     finally:
-        model.refine_steps = 20
+        model.refine_steps = steps
 
 
 def test_whole_songs_are_refined_as_one_sequence(model):
