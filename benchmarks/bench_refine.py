@@ -12,7 +12,6 @@ window on this machine. Tune on valid; the test split is for a final table only.
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.dataset import Dataset  # noqa: E402
 from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.articulation import choose_onset_thresholds, choose_sounding_bias, window_logits  # noqa: E402
+from nesinterp.articulation import calibrated, window_logits  # noqa: E402
 from nesinterp.evaluate.music import CORPUS_WINDOWS, corpus_realism_reference, held_out_windows  # noqa: E402
 from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores  # noqa: E402
 from nesinterp.metrics.realism import realism  # noqa: E402
@@ -58,8 +57,7 @@ def main() -> None:
         start = time.perf_counter()
         logits = window_logits(model.autoencoder, base, truth, refine=steps)
         seconds = (time.perf_counter() - start) / len(windows)
-        rep = replace(base, onset_threshold=choose_onset_thresholds(base, logits, windows))
-        rep = replace(rep, sounding_bias=choose_sounding_bias(rep, logits, windows))
+        rep = calibrated(base, logits, windows)
         recon = rep.decode(logits)
         scores = reconstruction_scores(recon, windows)
         model.representation = rep

@@ -201,6 +201,16 @@ def choose_sounding_bias(rep, logits: torch.Tensor, truth: np.ndarray, rounds: i
     return chosen
 
 
+def calibrated(rep, logits: torch.Tensor, truth: np.ndarray):
+    """``rep`` with the decoding chosen for ``logits`` (B, channels, T) of the real windows ``truth``:
+    each voice's onset threshold for the best onset F1 (+-1 frame), then, given those, its sounding bias
+    so it sounds as often as the real windows do."""
+    from dataclasses import replace
+
+    rep = replace(rep, onset_threshold=choose_onset_thresholds(rep, logits, truth))
+    return replace(rep, sounding_bias=choose_sounding_bias(rep, logits, truth))
+
+
 def _bias_for(sorted_margins: torch.Tensor, need: int) -> float:
     """The bias under which exactly ``need`` of the frames with these (sorted) margins sound: midway
     between the need-th smallest margin and the next, within +-BIAS_LIMIT."""

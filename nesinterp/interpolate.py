@@ -170,13 +170,15 @@ class TrainedModel:
         steps = self.refine_steps if steps is None else steps
         if steps <= 0:
             return codes
-        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
-        return refine_codes(decode, self.representation, codes, w, steps)
+        return refine_codes(decode, self.representation, codes, self._tensor(windows), steps)
 
     def _inputs(self, windows: np.ndarray) -> torch.Tensor:
         """The network input (B, channels, T) of uint8 windows (B, T, 4, 3), on the model's device."""
-        w = torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
-        return self.representation.one_hot(self.representation.targets(w))
+        return self.representation.one_hot(self.representation.targets(self._tensor(windows)))
+
+    def _tensor(self, windows: np.ndarray) -> torch.Tensor:
+        """uint8 windows as a tensor (a copy) on the model's device."""
+        return torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
 
     @torch.no_grad()
     def decode_windows(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:

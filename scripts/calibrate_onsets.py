@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp.articulation import choose_onset_thresholds, choose_sounding_bias, window_logits  # noqa: E402
+from nesinterp.articulation import calibrated, window_logits  # noqa: E402
 from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E402
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
@@ -45,8 +44,7 @@ def main() -> None:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
     logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine)
-    chosen = replace(rep, onset_threshold=choose_onset_thresholds(rep, logits, truth))
-    chosen = replace(chosen, sounding_bias=choose_sounding_bias(chosen, logits, truth))
+    chosen = calibrated(rep, logits, truth)
     print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}")
     print("| thresholds | sounding bias | onset F1 (+-1) | onsets predicted / true | pitch accuracy (sounding) "
           "| sounding share |")

@@ -5,7 +5,6 @@ reconstruction loss, what the critic sees, and the inputs of the sample interpol
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -82,15 +81,13 @@ class MusicTask:
         so it sounds as often as the real windows do. Sets ``rep``."""
         if self._calibration is None:
             return
-        from ..articulation import choose_onset_thresholds, choose_sounding_bias, window_logits
+        from ..articulation import calibrated, window_logits
 
         was_training = autoencoder.training
         autoencoder.eval()
         logits = window_logits(autoencoder, self.rep, self._calibration)
         autoencoder.train(was_training)
-        truth = self._calibration.cpu().numpy()
-        self.rep = replace(self.rep, onset_threshold=choose_onset_thresholds(self.rep, logits, truth))
-        self.rep = replace(self.rep, sounding_bias=choose_sounding_bias(self.rep, logits, truth))
+        self.rep = calibrated(self.rep, logits, self._calibration.cpu().numpy())
 
     def _sample_windows(self, dataset) -> np.ndarray:
         """Two fixed windows to interpolate between at sample time: the first window of the first two
