@@ -4,6 +4,7 @@ interpolate, reconstruct — loaded from a run directory, a model file, or the b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -222,8 +223,11 @@ class TrainedModel:
 
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
-        them (their typical values, unless the model is expressive)."""
-        return self.representation.decode(self._inputs(windows).cpu())
+        them (their typical values, unless the model is expressive). The input is certain, so it is read
+        without the onset thresholds and sounding biases chosen for the decoder's uncertain logits (a
+        threshold below 0.5 would fire an onset on every frame, a bias above 1 sound every silence)."""
+        exact = replace(self.representation, onset_threshold=(0.5,) * 4, sounding_bias=(0.0,) * 4)
+        return exact.decode(self._inputs(windows).cpu())
 
     def encode_joined(self, windows: np.ndarray, refine: int | None = None) -> torch.Tensor:
         """Codes (n, latent_dim) of consecutive windows (n, window, 4, 3) of one song, encoded as one
