@@ -147,17 +147,18 @@ def _hold_down(v: np.ndarray, extra: np.ndarray, onsets: np.ndarray) -> np.ndarr
     return np.where(clamped, running, v).astype(v.dtype)
 
 
-def window_logits(autoencoder, rep, windows: torch.Tensor, batch: int = 256, refine: int = 0) -> torch.Tensor:
+def window_logits(autoencoder, rep, windows: torch.Tensor, batch: int = 256, refine: int = 0,
+                  lr: float | None = None) -> torch.Tensor:
     """The decoder's logits (B, channels, T), on the CPU, of uint8 windows (B, T, 4, 3) reconstructed by
     ``autoencoder`` in batches (what the onset thresholds are chosen on), from the encoder's codes or
-    from codes refined by ``refine`` steps (``nesinterp.refine``)."""
-    from .refine import refine_codes
+    from codes refined by ``refine`` steps of size ``lr`` (``nesinterp.refine``; None: its default)."""
+    from .refine import REFINE_LR, refine_codes
 
     out = []
     for w in windows.split(batch):
         with torch.no_grad():
             z = autoencoder.encode(rep.one_hot(rep.targets(w)))
-        z = refine_codes(autoencoder.decode, rep, z, w, refine)
+        z = refine_codes(autoencoder.decode, rep, z, w, refine, REFINE_LR if lr is None else lr)
         with torch.no_grad():
             out.append(autoencoder.decode(z).float().cpu())
     return torch.cat(out)

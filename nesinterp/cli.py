@@ -172,7 +172,7 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
               help="0 decodes the most likely notes; above 0 samples them.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling.")
 @click.option("--refine", type=int, default=None, metavar="STEPS", help="Refine each code by "
-              "this many gradient steps towards its window (default: the model's, 20 for the bundled; 0: off).")
+              "this many gradient steps towards its window (default: the model's, 40 for the bundled; 0: off).")
 @click.option("--start", "starts", type=float, multiple=True, metavar="SECONDS",
               help="Where the blended window starts: once for both songs, or twice (A, then B).")
 @click.option("--whole", is_flag=True, help="Blend whole songs window by window (the shorter repeats).")

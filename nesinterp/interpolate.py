@@ -15,6 +15,7 @@ from .config import Config, ConfigError, config_from_dict
 from .data import Representation
 from .jsonio import dumps
 from .models import Autoencoder
+from .refine import REFINE_LR
 from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -88,6 +89,7 @@ class TrainedModel:
         # code refinement steps the decoding was calibrated for (scripts/calibrate_onsets.py --refine);
         # what encode, reconstruct and interpolate use unless told otherwise
         self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
+        self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size
 
     @property
     def window(self) -> int:
@@ -171,7 +173,7 @@ class TrainedModel:
         steps = self.refine_steps if steps is None else steps
         if steps <= 0:
             return codes
-        return refine_codes(decode, self.representation, codes, self._tensor(windows), steps)
+        return refine_codes(decode, self.representation, codes, self._tensor(windows), steps, self.refine_lr)
 
     def _inputs(self, windows: np.ndarray) -> torch.Tensor:
         """The network input (B, channels, T) of uint8 windows (B, T, 4, 3), on the model's device."""
@@ -337,6 +339,7 @@ class TrainedModel:
             "latent_dim": self.latent_dim,
             "window_frames": self.window,
             "refine_steps": self.refine_steps,
+            "refine_lr": self.refine_lr,
             "acai": cfg.get("acai", {}).get("enabled"),
             "regularizer": cfg.get("regularizer", {}).get("kind"),
             "data": {k: v for k, v in (self.meta.get("data") or {}).items()

@@ -24,7 +24,7 @@ from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E40
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
-from nesinterp.refine import REFINE_STEPS  # noqa: E402
+from nesinterp.refine import REFINE_LR, REFINE_STEPS  # noqa: E402
 from nesinterp.metrics.music import onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402
 from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
 
@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="store the thresholds in model.json")
     parser.add_argument("--refine", type=int, default=REFINE_STEPS,
                         help="choose them on codes refined by this many steps, as blend decodes (0: the encoder's)")
+    parser.add_argument("--refine-lr", type=float, default=REFINE_LR,
+                        help="the refinement's step size (recorded with the steps)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     model = TrainedModel.load(args.model, device=args.device)
@@ -43,7 +45,8 @@ def main() -> None:
     if not rep.onsets:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
-    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine)
+    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine,
+                           lr=args.refine_lr)
     chosen = calibrated(rep, logits, truth)
     print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}")
     print("| thresholds | sounding bias | onset F1 (+-1) | onsets predicted / true | pitch accuracy (sounding) "
@@ -62,6 +65,7 @@ def main() -> None:
         meta["representation"]["onset_threshold"] = list(chosen.onset_threshold)
         meta["representation"]["sounding_bias"] = list(chosen.sounding_bias)
         meta["refine_steps"] = args.refine  # the codes these were chosen for: what blend and eval then use
+        meta["refine_lr"] = args.refine_lr
         atomic_write_text(meta_path, dumps(meta, indent=2))
         print(f"written to {meta_path}")
 

@@ -12,7 +12,7 @@ from data_prep.readers import read_score
 from nesinterp.data import score_windows
 from nesinterp.interpolate import TrainedModel
 from nesinterp.metrics.music import pitch_accuracy_sounding
-from nesinterp.refine import REFINE_STEPS, refine_codes, refinement_loss
+from nesinterp.refine import REFINE_LR, REFINE_STEPS, refine_codes, refinement_loss
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
 
@@ -65,6 +65,20 @@ def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
         assert torch.equal(model.encode(windows[:2]), plain)
     finally:
         model.refine_steps = steps
+
+
+def test_the_step_size_the_decoding_was_calibrated_for_is_used(model, windows):
+    lr = model.meta["refine_lr"]  # recorded beside refine_steps by calibrate_onsets.py --write
+    assert lr == REFINE_LR and model.refine_lr == lr and model.describe()["refine_lr"] == lr
+    rep, ae = model.representation, model.autoencoder
+    codes, w = model.encode(windows[:2], refine=0), torch.from_numpy(windows[:2])
+    assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr))
+    model.refine_lr = lr / 4  # as a model calibrated for smaller steps loads
+    try:
+        assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr / 4))
+        assert not torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr))
+    finally:
+        model.refine_lr = lr
 
 
 def test_whole_songs_are_refined_as_one_sequence(model):
