@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_prep.dataset import Dataset  # noqa: E402
 from nesinterp import TrainedModel  # noqa: E402
 from nesinterp.articulation import calibrated, window_logits  # noqa: E402
-from nesinterp.evaluate.music import CORPUS_WINDOWS, corpus_realism_reference, held_out_windows  # noqa: E402
+from nesinterp.evaluate.music import (  # noqa: E402
+    CORPUS_WINDOWS, corpus_realism_reference, held_out_windows, interpolation_pairs,
+)
 from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores  # noqa: E402
 from nesinterp.metrics.realism import realism  # noqa: E402
 
@@ -43,9 +45,7 @@ def main() -> None:
     dataset = Dataset(args.data)
     windows, owner = held_out_windows(dataset.split(args.split), model.window, args.windows)
     reference = corpus_realism_reference(dataset.split("train"), model.window, CORPUS_WINDOWS)
-    rng = np.random.default_rng(args.seed)
-    a_idx = rng.integers(0, len(windows), args.pairs)
-    b_idx = np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
+    a_idx, b_idx = interpolation_pairs(owner, args.pairs, np.random.default_rng(args.seed))
     base = model.representation
     print(f"{args.split}: {len(windows)} windows, {args.pairs} interpolations of 8 steps (slerp); "
           f"model {model.source}, {torch.get_num_threads()} threads\n")

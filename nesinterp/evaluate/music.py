@@ -50,6 +50,13 @@ def held_out_windows(split, window: int, limit: int | None = None) -> tuple[np.n
     return (windows[:limit], owner[:limit]) if limit else (windows, owner)
 
 
+def interpolation_pairs(owner: np.ndarray, pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (A, B) of ``pairs`` window pairs from different songs (``owner``: each window's song), as
+    every interpolation score draws them from a generator seeded with the report's seed."""
+    a_idx = rng.integers(0, len(owner), pairs)
+    return a_idx, np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
+
+
 def corpus_windows(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarray:
     """At most ``limit`` of the consecutive windows of ``split`` (those of ``held_out_windows``), evenly
     spaced through the split and always the same ones, cutting only the songs they come from."""
@@ -118,8 +125,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
         outputs[name] = output
 
     rng = np.random.default_rng(seed)
-    a_idx = rng.integers(0, len(windows), pairs)
-    b_idx = np.array([rng.choice(np.flatnonzero(owner != owner[i])) for i in a_idx])
+    a_idx, b_idx = interpolation_pairs(owner, pairs, rng)
     latent = model.interpolate(windows[a_idx], windows[b_idx], steps, mode, refine=refine)  # (steps, pairs, T, 4, 3)
     fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
                     axis=1)
