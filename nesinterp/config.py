@@ -54,6 +54,13 @@ class AcaiConfig:
     weight: float = 0.5  # lambda: weight of the critic term in the autoencoder loss
     gamma: float = 0.2  # blend of real and reconstruction shown to the critic
     lr: float = 1e-4
+    # music: weight of the decoded mixes' note loss on the cells both mixed windows share (the same note,
+    # or both silent): what two songs share, their blend keeps (MusicTask.agreement_loss)
+    agreement_weight: float = 0.0
+
+    def __post_init__(self):
+        if self.agreement_weight < 0:
+            raise ConfigError("acai.agreement_weight must not be negative")
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,10 @@ class Config:
     regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if self.acai.agreement_weight > 0 and (not self.acai.enabled or self.data.kind != "nesmdb"):
+            raise ConfigError("acai.agreement_weight needs ACAI's mixes (acai.enabled) of music (data.kind nesmdb)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

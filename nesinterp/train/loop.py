@@ -121,6 +121,9 @@ class Trainer:
                 loss_critic = acai_critic_loss(d_mix, alpha, d_blend)
                 loss_ae = loss_ae + cfg.acai.weight * acai_term
                 logs.update(acai=acai_term, critic=loss_critic)
+                if cfg.acai.agreement_weight > 0:
+                    logs["agreement"] = self.task.agreement_loss(mix_out, targets)
+                    loss_ae = loss_ae + cfg.acai.agreement_weight * logs["agreement"]
                 if measure and self.dist.world == 1:
                     logs["acai_grad_share"] = self._gradient_share(recon, cfg.acai.weight * acai_term)
         z = z.float()

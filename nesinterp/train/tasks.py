@@ -143,6 +143,22 @@ class MusicTask:
             loss = loss + t.expression_weight * expression
         return loss
 
+    def agreement_loss(self, mix_logits: torch.Tensor, targets: dict) -> torch.Tensor:
+        """The note cross-entropy of the decoded ACAI mixes (``losses.acai_mix``: window i with window
+        n - 1 - i) on the cells where both windows agree, the same note or both silent, each voice's
+        mean over its shared cells and over its uniform-guess loss as in the balanced reconstruction:
+        what two songs share, a blend of them keeps. Interpolants that invent notes where both songs are
+        silent break the morph's monotonicity (benchmarks/bench_violations.py)."""
+        notes = targets["notes"]  # (B, 4, T)
+        shared = (notes == notes.flip(0)).float()
+        heads = self.rep.split_logits(mix_logits.float())
+        loss = mix_logits.new_zeros((), dtype=torch.float32)
+        for v in range(4):
+            ce = F.cross_entropy(heads["notes"][v], notes[:, v], reduction="none")
+            scale = self._balance["notes"][v] if self._balance is not None else 1.0
+            loss = loss + (ce * shared[:, v]).sum() / shared[:, v].sum().clamp_min(1.0) / scale
+        return loss
+
     def accuracy(self, logits: torch.Tensor, targets: dict) -> torch.Tensor:
         heads = self.rep.split_logits(logits)
         hits = [(heads["notes"][v].argmax(1) == targets["notes"][:, v]).float().mean() for v in range(4)]
