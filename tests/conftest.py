@@ -72,6 +72,16 @@ def exprsco_valid(exprsco_archive) -> dict:
 
 
 @pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The bundled example songs as a prepared dataset (no data from ../shared needed); read only."""
+    from data_prep.prep import PrepOptions, run_prep
+
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    run_prep([str(ROOT / "nesinterp" / "examples")], out, PrepOptions())
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """Run dir of a small music model trained for a few seconds on the bundled example songs."""
     from data_prep.prep import PrepOptions, run_prep

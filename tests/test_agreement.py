@@ -1,26 +1,15 @@
 """The agreement loss (acai.agreement_weight): on ACAI's decoded mixes, the notes both mixed windows share
 (the same note, or both silent) are reconstructed; the cells where they differ are left to the critic."""
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from data_prep.prep import PrepOptions, run_prep
 from nesinterp.config import ConfigError, load_config
 from nesinterp.train import Trainer
 from nesinterp.train.tasks import MusicTask
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
 FAST = ["model.width=4", "model.max_width=8", "model.scales=2", "model.latent_dim=8", "train.batch=8",
         "data.window=32", "train.sample_every=1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    run_prep([str(EXAMPLES)], out, PrepOptions())
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +61,7 @@ def test_training_adds_it_when_asked(tiny_data, tmp_path):
     plain.lock.release()
 
 
-def test_it_needs_music_mixes_and_a_weight_of_at_least_zero(tiny_data):
+def test_it_needs_music_mixes_and_a_weight_of_at_least_zero():
     assert load_config("tiny").acai.agreement_weight == 0
     with pytest.raises(ConfigError, match="must not be negative"):
         load_config("tiny", ["acai.agreement_weight=-1"])

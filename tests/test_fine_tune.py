@@ -2,12 +2,10 @@
 learning rate may warm up and follow a cosine schedule, as a function of the step alone."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-from data_prep.prep import PrepOptions, run_prep
 from nesinterp.config import ConfigError, load_config
 from nesinterp.errors import TrainError
 from nesinterp.train import Trainer
@@ -15,13 +13,6 @@ from nesinterp.train.loop import learning_rate
 
 FAST = ["model.width=4", "model.max_width=8", "model.scales=2", "model.latent_dim=8", "train.batch=8",
         "data.window=32", "train.sample_every=1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    run_prep([str(Path(__file__).resolve().parents[1] / "nesinterp" / "examples")], out, PrepOptions())
-    return out
 
 
 def test_the_learning_rate_warms_up_then_follows_the_cosine():

@@ -15,7 +15,6 @@ import torch
 from safetensors.torch import load_file
 
 from data_prep import read_score
-from data_prep.prep import PrepOptions, run_prep
 from nesinterp.checkpoint import CheckpointError, load_tensors
 from nesinterp.config import load_config
 from nesinterp.train import Trainer
@@ -24,14 +23,6 @@ from .conftest import nesinterp_command
 
 FAST = ["model.width=4", "model.max_width=8", "model.scales=2", "model.latent_dim=8", "train.batch=8",
         "data.window=32"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    """The bundled example songs as a prepared dataset (no data from ../shared needed)."""
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    run_prep([str(Path(__file__).resolve().parents[1] / "nesinterp" / "examples")], out, PrepOptions())
-    return out
 
 
 def test_tiny_config_trains_and_writes_a_complete_run_dir(tiny_data, tmp_path, cli):

@@ -14,20 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from data_prep.prep import PrepOptions, run_prep
 
 from .conftest import nesinterp_command
 from .test_train import run_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config", "tiny", "-q", "--set", "train.sample_every=1000"]
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    run_prep([str(ROOT / "nesinterp" / "examples")], out, PrepOptions())
-    return out
 
 
 def metrics(run: Path) -> list[tuple[int, float]]:
