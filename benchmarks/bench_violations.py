@@ -40,12 +40,12 @@ def violating_cells(notes: np.ndarray) -> tuple[np.ndarray, np.ndarray, Counter]
         d_a, d_b = endpoint_curves(list(notes[:, j]))
         for k in range(steps - 1):
             x, y = notes[k, j], notes[k + 1, j]
-            for side, broke, cells in ((0, d_a[k + 1] < d_a[k], (x != a[j]) & (y == a[j])),
-                                       (1, d_b[k + 1] > d_b[k], (x == b[j]) & (y != b[j]))):
+            for side, curve, broke, cells in ((0, d_a, d_a[k + 1] < d_a[k], (x != a[j]) & (y == a[j])),
+                                              (1, d_b, d_b[k + 1] > d_b[k], (x == b[j]) & (y != b[j]))):
                 if not broke:
                     continue
                 counts[k, side] += 1
-                sizes.append(abs((d_a if side == 0 else d_b)[k + 1] - (d_a if side == 0 else d_b)[k]) * x.size)
+                sizes.append(abs(curve[k + 1] - curve[k]) * x.size)
                 for t, v in zip(*np.nonzero(cells)):
                     before, after = x[t, v], y[t, v]
                     change = ("silence -> note" if before == 0 else "note -> silence" if after == 0
@@ -69,9 +69,9 @@ def main() -> None:
     windows, owner = held_out_windows(Dataset(args.data).split(args.split), model.window)
     a_idx, b_idx = interpolation_pairs(owner, args.pairs, np.random.default_rng(args.seed))
     path = model.interpolate(windows[a_idx], windows[b_idx], args.steps, args.mode, refine=args.refine)
-    counts, sizes, kinds = violating_cells(path[..., 0])
-    # the same paths with every cell the two endpoints share kept at its shared value
     notes = path[..., 0]
+    counts, sizes, kinds = violating_cells(notes)
+    # the same paths with every cell the two endpoints share kept at its shared value
     shared = notes[0] == notes[-1]
     kept = violating_cells(np.where(shared[None], notes[0][None], notes))[0].sum() / args.pairs
     refine = model.refine_steps if args.refine is None else args.refine
