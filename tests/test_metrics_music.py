@@ -14,7 +14,9 @@ from nesinterp.metrics import (
     pitch_accuracy_sounding, reconstruction_baselines, reconstruction_scores, sounding_share, step_report,
     step_smoothness,
 )
-from nesinterp.metrics.music import RECONSTRUCTION_SCORES, pitch_class_histogram, pitch_class_morph
+from nesinterp.metrics.music import (
+    RECONSTRUCTION_SCORES, loudness_ratio, pitch_class_histogram, pitch_class_morph, volume_error,
+)
 from nesinterp.metrics.realism import RealismReference, typicality
 
 P1, P2, TR, NO = range(4)
@@ -254,7 +256,7 @@ def test_reconstruction_scores_keys_values_and_none():
     assert list(table) == ["P1", "P2", "TR", "NO", "mean"]
     keys = set(RECONSTRUCTION_SCORES) | {"onsets_per_window", "true_onsets_per_window"}
     assert set(RECONSTRUCTION_SCORES) == {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding",
-                                          "note_accuracy"}
+                                          "note_accuracy", "loudness_ratio", "volume_error"}
     assert all(set(row) == keys for row in table.values())
     p1 = table["P1"]
     assert p1["onset_f1"] == pytest.approx(round(2 / 3, 4))  # 0 and 6 exact, 3 against 2: one frame late
@@ -267,6 +269,8 @@ def test_reconstruction_scores_keys_values_and_none():
     p2 = table["P2"]
     assert p2["onset_ratio"] is None and p2["pitch_accuracy_sounding"] is None
     assert p2["onset_f1"] == 1.0 and p2["note_accuracy"] == 1.0 and p2["onsets_per_window"] == 0.0
+    assert p2["loudness_ratio"] is None and table["TR"]["loudness_ratio"] is None  # silent; no volume
+    assert p1["loudness_ratio"] == 1.0 and p1["volume_error"] == 0.0
     # the mean over voices leaves undefined voices out
     mean = table["mean"]
     assert mean["onset_ratio"] == 1.0  # P1 and TR: both 1
@@ -277,6 +281,19 @@ def test_reconstruction_scores_keys_values_and_none():
     silent = reconstruction_scores(score(8), score(8))
     assert silent["mean"]["onset_ratio"] is None and silent["mean"]["pitch_accuracy_sounding"] is None
     assert silent["mean"]["onset_f1"] == 1.0
+
+
+def test_loudness_ratio_and_volume_error():
+    """Loudness compares each one's mean volume over its own sounding frames; the volume error only the
+    frames where the right note sounds. The triangle has neither."""
+    t = score(8, P1=([60] * 4 + [0] * 4, [12, 10, 8, 6, 0, 0, 0, 0]), NO=([3] * 8, [9] * 8), TR=[45] * 8)
+    p = score(8, P1=([60, 60, 61, 61, 61, 61, 0, 0], [6, 5, 4, 3, 3, 3, 0, 0]), NO=([3] * 8, [9] * 8), TR=[45] * 8)
+    ratio, error = loudness_ratio(p, t), volume_error(p, t)
+    assert ratio[P1] == pytest.approx((24 / 6) / (36 / 4))  # 4.0 against 9.0, whatever the notes
+    assert error[P1] == pytest.approx((6 + 5) / 2)  # frames 0 and 1 play the right note
+    assert ratio[NO] == 1.0 and error[NO] == 0.0
+    assert np.isnan(ratio[TR]) and np.isnan(error[TR]) and np.isnan(ratio[P2]) and np.isnan(error[P2])
+    assert np.isnan(volume_error(score(8, P1=[61] * 8), score(8, P1=[60] * 8))[P1])  # no right note
 
 
 def test_sounding_share():

@@ -7,7 +7,8 @@ report.json, summary.md and two PNGs.
 
 report.json's contract for other tools: ``rows``, one entry per model and per baseline, each
 ``{"name", "kind": "model"|"baseline", "cost_numbers", "voices": {"P1": {"onset_f1", "onset_f1_tol1",
-"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", ...}, ..., "mean": {...}}, "realism"}``;
+"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", "loudness_ratio", "volume_error", ...}, ...,
+"mean": {...}}, "realism"}``;
 ``realism`` with ``real_heldout``, ``latent_mid_path``, ``crossfade_mid_path``, ``always_rest``,
 ``constant_note``, ``random_notes``, ``reconstructions`` and the hold baselines, each a
 ``metrics.realism.realism`` entry (score, per voice, per feature); ``interpolation`` with the path
@@ -258,6 +259,8 @@ def _summary_markdown(report: dict) -> str:
         *_voice_table(rows, "pitch_accuracy_sounding", "pitch accuracy on sounding frames"),
         *_voice_table(rows, "onset_ratio", "onsets predicted / true (1 = right count)"),
         *_voice_table(rows, "onset_f1", "onset F1 (exact frame)"),
+        *_voice_table(rows, "loudness_ratio", "loudness: mean volume while sounding, predicted / true (1 = as loud)"),
+        *_voice_table(rows, "volume_error", "volume error: mean abs. difference (of 15) where the note is right"),
         *_voice_table(rows, "note_accuracy", "extra: per-frame note accuracy (rests count)"),
         f"Realism: overlap of per-voice feature distributions with {ref['windows']} `{ref['split']}` windows "
         "(1 = indistinguishable; geometric mean over onset rate, sounding share, pitch range, note length, "

@@ -136,6 +136,34 @@ def pitch_accuracy_sounding(pred, target) -> np.ndarray:
         return np.where(on.any(axis=0), ((p == t) & on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
 
 
+def loudness_ratio(pred, target) -> np.ndarray:
+    """Per voice (4,): the mean volume of ``pred`` over the frames it sounds, over ``target``'s over its
+    own (1.0 = as loud; a decoder whose volume head runs quiet plays below 1). NaN for the triangle,
+    which has no volume, and for a voice silent in either."""
+    ratios = []
+    for x in (pred, target):
+        x = np.asarray(x).reshape(-1, 4, 3)
+        on = x[..., 0] > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios.append(np.where(on.any(axis=0), (x[..., 1] * on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = ratios[0] / ratios[1]
+    out[2] = np.nan
+    return out
+
+
+def volume_error(pred, target) -> np.ndarray:
+    """Per voice (4,): mean |volume difference| (steps of 15) on the frames where ``pred`` plays
+    ``target``'s note; NaN for the triangle and where no such frame exists."""
+    p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
+    same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
+    diff = np.abs(p[..., 1].astype(np.int64) - t[..., 1].astype(np.int64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(same.any(axis=0), (diff * same).sum(axis=0) / np.maximum(same.sum(axis=0), 1), np.nan)
+    out[2] = np.nan
+    return out
+
+
 def note_accuracy(pred, target) -> np.ndarray:
     """Per-voice share of frames whose note equals the target's, shape (4,). An extra only: rests and
     held notes dominate it (evaluation.md)."""
@@ -148,7 +176,8 @@ def sounding_share(x) -> np.ndarray:
     return np.mean(_notes(x).reshape(-1, 4) > 0, axis=0)
 
 
-RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy")
+RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy",
+                         "loudness_ratio", "volume_error")
 
 
 def reconstruction_scores(pred, target) -> dict:
@@ -164,6 +193,8 @@ def reconstruction_scores(pred, target) -> dict:
         "onset_ratio": _ratio(n_pred, n_true),
         "pitch_accuracy_sounding": pitch_accuracy_sounding(p, t),
         "note_accuracy": note_accuracy(p, t),
+        "loudness_ratio": loudness_ratio(p, t),
+        "volume_error": volume_error(p, t),
         "onsets_per_window": n_pred / windows,
         "true_onsets_per_window": n_true / windows,
     }
