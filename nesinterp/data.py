@@ -51,6 +51,9 @@ class Representation:
     onsets: bool = False
     onset_threshold: tuple = (0.5, 0.5, 0.5, 0.5)
     sounding_bias: tuple = (0.0, 0.0, 0.0, 0.0)  # with onsets: how readily each voice sounds (chosen on valid)
+    # when expressive: per voice (the triangle's unused), logits added per volume step before a volume is
+    # picked, so the decoded volumes are as loud on average as the real ones (chosen on valid)
+    volume_tilt: tuple = (0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self):
         threshold = tuple(float(t) for t in self.onset_threshold)  # JSON gives a list
@@ -61,11 +64,16 @@ class Representation:
         if len(bias) != 4 or not all(math.isfinite(b) for b in bias):
             raise ValueError(f"sounding_bias must be 4 finite numbers, not {self.sounding_bias!r}")
         object.__setattr__(self, "sounding_bias", bias)
+        tilt = tuple(float(b) for b in self.volume_tilt)
+        if len(tilt) != 4 or not all(math.isfinite(b) for b in tilt):
+            raise ValueError(f"volume_tilt must be 4 finite numbers, not {self.volume_tilt!r}")
+        object.__setattr__(self, "volume_tilt", tilt)
 
     def to_dict(self) -> dict:
         """What model.json stores to rebuild this representation."""
         return {"window": self.window, "expressive": self.expressive, "onsets": self.onsets,
-                "onset_threshold": list(self.onset_threshold), "sounding_bias": list(self.sounding_bias)}
+                "onset_threshold": list(self.onset_threshold), "sounding_bias": list(self.sounding_bias),
+                "volume_tilt": list(self.volume_tilt)}
 
     @property
     def channels(self) -> int:
@@ -158,8 +166,12 @@ class Representation:
             if self.expressive:
                 if v != Voice.TR:
                     # the volume given that the voice sounds: class 0 is silence's, which an unsure head
-                    # often picks, and a sounding voice at volume 0 (or clamped to 1) is lost
-                    vel = pick(heads["velocity"][[0, 1, None, 2][v]][:, 1:]).cpu() + 1
+                    # often picks, and a sounding voice at volume 0 (or clamped to 1) is lost; the head's
+                    # most likely volume runs quiet, and ``volume_tilt`` leans it towards louder steps
+                    loud = heads["velocity"][[0, 1, None, 2][v]][:, 1:]
+                    if self.volume_tilt[v]:
+                        loud = loud + self.volume_tilt[v] * torch.arange(loud.shape[1], dtype=loud.dtype).view(1, -1, 1)
+                    vel = pick(loud).cpu() + 1
                     out[:, :, v, Field.VELOCITY] = torch.where(sounding, vel, 0)
                 out[:, :, v, Field.TIMBRE] = pick(heads["timbre"][v]).cpu()
             else:

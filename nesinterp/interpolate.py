@@ -226,9 +226,11 @@ class TrainedModel:
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
         them (their typical values, unless the model is expressive). The input is certain, so it is read
-        without the onset thresholds and sounding biases chosen for the decoder's uncertain logits (a
-        threshold below 0.5 would fire an onset on every frame, a bias above 1 sound every silence)."""
-        exact = replace(self.representation, onset_threshold=(0.5,) * 4, sounding_bias=(0.0,) * 4)
+        without the onset thresholds, sounding biases and volume tilts chosen for the decoder's uncertain logits (a
+        threshold below 0.5 would fire an onset on every frame, a bias above 1 sound every silence, a
+        volume tilt play every note louder)."""
+        exact = replace(self.representation, onset_threshold=(0.5,) * 4, sounding_bias=(0.0,) * 4,
+                        volume_tilt=(0.0,) * 4)
         return exact.decode(self._inputs(windows).cpu())
 
     def encode_joined(self, windows: np.ndarray, refine: int | None = None) -> torch.Tensor:

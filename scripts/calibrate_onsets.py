@@ -1,4 +1,4 @@
-"""Choose a trained model's onset thresholds and sounding biases again on the valid split, with this
+"""Choose a trained model's onset thresholds, sounding biases and volume tilts again on the valid split, with this
 version's decoder, on codes refined by --refine steps (default 40, the bundled model's); --write stores them and the step
 count in its model.json, so blend and eval then refine that model's codes as they were calibrated for.
 Training chooses them at every checkpoint on the encoder's codes (refine 0), which is cheaper.
@@ -29,6 +29,12 @@ from nesinterp.metrics.music import onset_matches, pitch_accuracy_sounding, soun
 from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
 
 
+def loudness(windows: np.ndarray) -> np.ndarray:
+    """Mean volume of P1, P2 and the noise over the frames each sounds."""
+    sounding = windows[..., [0, 1, 3], 0] > 0
+    return (windows[..., [0, 1, 3], 1] * sounding).sum(axis=(0, 1)) / np.maximum(sounding.sum(axis=(0, 1)), 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -48,22 +54,24 @@ def main() -> None:
     logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine,
                            lr=args.refine_lr)
     chosen = calibrated(rep, logits, truth)
-    print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}")
-    print("| thresholds | sounding bias | onset F1 (+-1) | onsets predicted / true | pitch accuracy (sounding) "
-          "| sounding share |")
-    print("|---|---|---|---|---|---|")
+    print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}, "
+          f"mean volume where sounding P1 P2 NO: {np.round(loudness(truth), 2).tolist()}")
+    print("| thresholds | sounding bias | volume tilt | onset F1 (+-1) | onsets predicted / true "
+          "| pitch accuracy (sounding) | sounding share | mean volume P1 P2 NO |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in (rep, chosen):
         decoded = r.decode(logits)
         tp, n_pred, n_true = onset_matches(decoded, truth, 1)
-        print(f"| {r.onset_threshold} | {r.sounding_bias} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
+        print(f"| {r.onset_threshold} | {r.sounding_bias} | {r.volume_tilt} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
               f"| {np.round(n_pred / np.maximum(n_true, 1), 2).tolist()} "
               f"| {np.round(pitch_accuracy_sounding(decoded, truth), 3).tolist()} "
-              f"| {np.round(sounding_share(decoded), 3).tolist()} |")
+              f"| {np.round(sounding_share(decoded), 3).tolist()} | {np.round(loudness(decoded), 2).tolist()} |")
     if args.write:
         meta_path = model_files(args.model)[1]
         meta = read_model_meta(meta_path)
         meta["representation"]["onset_threshold"] = list(chosen.onset_threshold)
         meta["representation"]["sounding_bias"] = list(chosen.sounding_bias)
+        meta["representation"]["volume_tilt"] = list(chosen.volume_tilt)
         meta["refine_steps"] = args.refine  # the codes these were chosen for: what blend and eval then use
         meta["refine_lr"] = args.refine_lr
         atomic_write_text(meta_path, dumps(meta, indent=2))

@@ -141,6 +141,7 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
     model = TrainedModel.load(run)
     assert model.representation.onset_threshold == tuple(rep["onset_threshold"])
     assert model.representation.sounding_bias == tuple(rep["sounding_bias"])
+    assert len(rep["volume_tilt"]) == 4 and model.representation.volume_tilt == tuple(rep["volume_tilt"])
     from data_prep.readers import read_score
 
     song = read_score(EXAMPLES / "overworld.mid")
@@ -244,3 +245,45 @@ def test_the_sounding_bias_makes_a_decoder_sound_as_often_as_the_music(example_w
     assert Representation(**old).sounding_bias == (0.0, 0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="sounding_bias"):
         Representation(128, sounding_bias=(0.0, float("nan"), 0.0, 0.0))
+
+
+def test_the_volume_tilt_makes_a_decoder_play_as_loud_as_the_music(example_windows):
+    """A volume head unsure between each frame's real volume and a quieter one, leaning to the quieter,
+    plays quiet; the tilt chosen for it restores each voice's loudness and most of the volumes, and
+    leaves the notes, the onsets and the triangle alone."""
+    from nesinterp.articulation import choose_volume_tilt
+    from nesinterp.data import NOTE_CHANNELS, VELOCITY_CLASSES
+
+    rep = Representation(128, expressive=True, onsets=True)
+    truth = example_windows
+    logits = (rep.one_hot(rep.targets(torch.from_numpy(truth))) * 2 - 1) * 20
+    heads = rep.split_logits(logits)
+    gen = torch.Generator().manual_seed(0)
+    for i, v in enumerate((Voice.P1, Voice.P2, Voice.NO)):
+        volume = torch.from_numpy(truth[..., v, Field.VELOCITY]).long()
+        quieter = (volume - 3 - torch.randint(0, 3, volume.shape, generator=gen)).clamp_min(1)
+        head = torch.full((len(truth), VELOCITY_CLASSES, truth.shape[1]), -20.0)
+        head.scatter_(1, volume[:, None], 0.0)  # the real volume, a little less likely than ...
+        head.scatter_(1, quieter[:, None], 0.3 + 0.2 * torch.rand(quieter[:, None].shape, generator=gen))
+        heads["velocity"][i].copy_(torch.where((volume == quieter)[:, None], heads["velocity"][i], head))
+    logits = torch.cat([*heads["notes"], heads["onsets"], *heads["velocity"], *heads["timbre"]], dim=1)
+
+    def loudness(a):
+        sounding = a[..., Field.NOTE] > 0
+        return (a[..., Field.VELOCITY] * sounding).sum(axis=(0, 1)) / np.maximum(sounding.sum(axis=(0, 1)), 1)
+
+    plain = rep.decode(logits)
+    assert (loudness(plain)[[0, 1, 3]] < loudness(truth)[[0, 1, 3]] - 1.5).all()
+    tilt = choose_volume_tilt(rep, logits, truth)
+    assert tilt[Voice.TR] == 0.0 and all(0 < tilt[v] <= 0.3 for v in (Voice.P1, Voice.P2, Voice.NO)), tilt
+    tilted = replace(rep, volume_tilt=tilt).decode(logits)
+    assert np.abs(loudness(tilted) - loudness(truth)).max() < 0.3
+    assert np.array_equal(tilted[..., Field.NOTE], plain[..., Field.NOTE])
+    exact = lambda a: (a[..., Field.VELOCITY] == truth[..., Field.VELOCITY]).mean()  # noqa: E731
+    assert exact(tilted) > 0.95 and exact(plain) < 0.6
+    old = {k: v for k, v in rep.to_dict().items() if k != "volume_tilt"}  # a model.json from before
+    assert Representation(**old).volume_tilt == (0.0, 0.0, 0.0, 0.0)
+    assert Representation(**replace(rep, volume_tilt=tilt).to_dict()).volume_tilt == tilt
+    with pytest.raises(ValueError, match="volume_tilt"):
+        Representation(128, volume_tilt=(0.0, 0.0, float("inf"), 0.0))
+    assert choose_volume_tilt(Representation(128, onsets=True), logits[:, :NOTE_CHANNELS + 4], truth) == (0.0,) * 4

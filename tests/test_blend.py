@@ -354,7 +354,8 @@ def test_bundled_model_is_present_and_loads():
     # was calibrated with (thresholds below 0.5 once re-attacked every frame of "a as the model hears it")
     assert np.array_equal(model.as_heard(w), w)
     calibrated = model.representation
-    model.representation = replace(calibrated, onset_threshold=(0.1,) * 4, sounding_bias=(3.0,) * 4)
+    model.representation = replace(calibrated, onset_threshold=(0.1,) * 4, sounding_bias=(3.0,) * 4,
+                                   volume_tilt=(0.5,) * 4)
     try:
         assert np.array_equal(model.as_heard(w), w)
     finally:

@@ -250,7 +250,7 @@ class Trainer:
             return
         tensors, meta = self._state()
         calibrate = getattr(self.task, "calibrate", None)
-        if calibrate is not None:  # onset thresholds and sounding biases, chosen on the valid split
+        if calibrate is not None:  # onset thresholds, sounding biases, volume tilts: chosen on valid
             calibrate(self.ae)
         model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
         write_checkpoint(self.run_dir, self.step, self.ae.state_dict(), model_meta, tensors, meta)

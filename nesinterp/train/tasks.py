@@ -67,7 +67,7 @@ class MusicTask:
 
     def _calibration_windows(self, dataset, device) -> torch.Tensor | None:
         """Fixed valid windows (evenly spread, at most CALIBRATION_WINDOWS) on which each checkpoint's
-        onset thresholds and sounding biases are chosen."""
+        onset thresholds, sounding biases and volume tilts are chosen."""
         from ..evaluate.music import corpus_windows
 
         name = self.cfg.data.valid_split if self.cfg.data.valid_split in dataset.splits else "train"
@@ -78,7 +78,8 @@ class MusicTask:
     def calibrate(self, autoencoder) -> None:
         """Choose each voice's onset threshold (the probability above which a decoded onset fires) for
         the best onset F1 (+-1 frame) of the decoded windows on the valid split, then its sounding bias
-        so it sounds as often as the real windows do. Sets ``rep``."""
+        so it sounds as often as the real windows do and its volume tilt so it plays as loud. Sets
+        ``rep``."""
         if self._calibration is None:
             return
         from ..articulation import calibrated, window_logits
