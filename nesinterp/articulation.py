@@ -214,28 +214,24 @@ def choose_volume_tilt(rep, logits: torch.Tensor, truth: np.ndarray, rounds: int
     volume: its tilt stays as it is."""
     from dataclasses import replace
 
+    from .metrics.music import loudness
+
     if not rep.expressive:
         return rep.volume_tilt
-    truth = np.asarray(truth)
     pulse_noise = [Voice.P1, Voice.P2, Voice.NO]
-
-    def loudness(arrays):  # mean volume over the frames each voice sounds, (3,)
-        sounding = arrays[..., pulse_noise, Field.NOTE] > 0
-        volume = arrays[..., pulse_noise, Field.VELOCITY].astype(np.float64)
-        return (volume * sounding).sum(axis=(0, 1)) / np.maximum(sounding.sum(axis=(0, 1)), 1)
-
-    wanted = loudness(truth)
+    wanted = loudness(truth)[pulse_noise]
     lo, hi = np.full(3, -TILT_LIMIT), np.full(3, TILT_LIMIT)
     for _ in range(rounds):
         mid = (lo + hi) / 2
         tilt = list(rep.volume_tilt)
         for i, v in enumerate(pulse_noise):
             tilt[v] = float(mid[i])
-        louder = loudness(replace(rep, volume_tilt=tuple(tilt)).decode(logits)) < wanted
+        louder = ~(loudness(replace(rep, volume_tilt=tuple(tilt)).decode(logits))[pulse_noise] >= wanted)
         lo, hi = np.where(louder, mid, lo), np.where(louder, hi, mid)
     tilt = list(rep.volume_tilt)
     for i, v in enumerate(pulse_noise):
-        tilt[v] = round(float((lo[i] + hi[i]) / 2), 2)
+        if np.isfinite(wanted[i]):  # a voice the real windows never sound keeps its tilt
+            tilt[v] = round(float((lo[i] + hi[i]) / 2), 2)
     return tuple(tilt)
 
 

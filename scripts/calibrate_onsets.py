@@ -25,14 +25,8 @@ from nesinterp.evaluate.music import corpus_windows  # noqa: E402
 from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
 from nesinterp.refine import REFINE_LR, REFINE_STEPS  # noqa: E402
-from nesinterp.metrics.music import onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402
+from nesinterp.metrics.music import loudness, onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402
 from nesinterp.train.tasks import CALIBRATION_WINDOWS  # noqa: E402
-
-
-def loudness(windows: np.ndarray) -> np.ndarray:
-    """Mean volume of P1, P2 and the noise over the frames each sounds."""
-    sounding = windows[..., [0, 1, 3], 0] > 0
-    return (windows[..., [0, 1, 3], 1] * sounding).sum(axis=(0, 1)) / np.maximum(sounding.sum(axis=(0, 1)), 1)
 
 
 def main() -> None:
@@ -55,7 +49,7 @@ def main() -> None:
                            lr=args.refine_lr)
     chosen = calibrated(rep, logits, truth)
     print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}, "
-          f"mean volume where sounding P1 P2 NO: {np.round(loudness(truth), 2).tolist()}")
+          f"mean volume where sounding P1 P2 NO: {np.round(loudness(truth)[[0, 1, 3]], 2).tolist()}")
     print("| thresholds | sounding bias | volume tilt | onset F1 (+-1) | onsets predicted / true "
           "| pitch accuracy (sounding) | sounding share | mean volume P1 P2 NO |")
     print("|---|---|---|---|---|---|---|---|")
@@ -65,7 +59,7 @@ def main() -> None:
         print(f"| {r.onset_threshold} | {r.sounding_bias} | {r.volume_tilt} | {np.round(2 * tp / np.maximum(n_pred + n_true, 1), 3).tolist()} "
               f"| {np.round(n_pred / np.maximum(n_true, 1), 2).tolist()} "
               f"| {np.round(pitch_accuracy_sounding(decoded, truth), 3).tolist()} "
-              f"| {np.round(sounding_share(decoded), 3).tolist()} | {np.round(loudness(decoded), 2).tolist()} |")
+              f"| {np.round(sounding_share(decoded), 3).tolist()} | {np.round(loudness(decoded)[[0, 1, 3]], 2).tolist()} |")
     if args.write:
         meta_path = model_files(args.model)[1]
         meta = read_model_meta(meta_path)

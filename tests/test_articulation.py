@@ -281,6 +281,9 @@ def test_the_volume_tilt_makes_a_decoder_play_as_loud_as_the_music(example_windo
     assert np.array_equal(tilted[..., Field.NOTE], plain[..., Field.NOTE])
     exact = lambda a: (a[..., Field.VELOCITY] == truth[..., Field.VELOCITY]).mean()  # noqa: E731
     assert exact(tilted) > 0.95 and exact(plain) < 0.6
+    no_drums = truth.copy()
+    no_drums[..., Voice.NO, :] = 0  # a voice the real windows never sound keeps its tilt
+    assert choose_volume_tilt(replace(rep, volume_tilt=(0.0, 0.0, 0.0, 0.3)), logits, no_drums)[Voice.NO] == 0.3
     old = {k: v for k, v in rep.to_dict().items() if k != "volume_tilt"}  # a model.json from before
     assert Representation(**old).volume_tilt == (0.0, 0.0, 0.0, 0.0)
     assert Representation(**replace(rep, volume_tilt=tilt).to_dict()).volume_tilt == tilt

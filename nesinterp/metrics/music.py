@@ -136,20 +136,22 @@ def pitch_accuracy_sounding(pred, target) -> np.ndarray:
         return np.where(on.any(axis=0), ((p == t) & on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
 
 
-def loudness_ratio(pred, target) -> np.ndarray:
-    """Per voice (4,): the mean volume of ``pred`` over the frames it sounds, over ``target``'s over its
-    own (1.0 = as loud; a decoder whose volume head runs quiet plays below 1). NaN for the triangle,
-    which has no volume, and for a voice silent in either."""
-    ratios = []
-    for x in (pred, target):
-        x = np.asarray(x).reshape(-1, 4, 3)
-        on = x[..., 0] > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratios.append(np.where(on.any(axis=0), (x[..., 1] * on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan))
+def loudness(scores) -> np.ndarray:
+    """Per voice (4,): the mean volume over the frames the voice sounds in ``scores`` (..., frames, 4, 3);
+    NaN for the triangle, which has no volume, and for a voice that never sounds."""
+    x = np.asarray(scores).reshape(-1, 4, 3)
+    on = x[..., 0] > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = ratios[0] / ratios[1]
+        out = np.where(on.any(axis=0), (x[..., 1] * on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
     out[2] = np.nan
     return out
+
+
+def loudness_ratio(pred, target) -> np.ndarray:
+    """Per voice (4,): ``loudness`` of ``pred`` over that of ``target`` (1.0 = as loud; a decoder whose
+    volume head runs quiet plays below 1). NaN for the triangle and for a voice silent in either."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return loudness(pred) / loudness(target)
 
 
 def volume_error(pred, target) -> np.ndarray:
