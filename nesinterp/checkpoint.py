@@ -1,4 +1,5 @@
-"""Run directories and checkpoints: safetensors for every tensor, JSON for everything else, no pickle.
+"""Run directories, checkpoints and model files: safetensors for every tensor, JSON for everything else,
+no pickle.
 
 A model is ``model.safetensors`` + ``model.json`` (the config and facts needed to rebuild it). Training
 state for ``--resume`` (critic, discriminator, optimizer moments, random generator states, step) sits
@@ -135,3 +136,33 @@ def read_model_meta(path: Path) -> dict:
     if meta.get("version", 0) > MODEL_VERSION:
         raise CheckpointError(f"{path}: model format {meta['version']} is newer than this nesinterp")
     return meta
+
+
+def model_files(path: Path) -> tuple[Path, Path]:
+    """(model.safetensors, model.json) from a run directory, either file, or a folder holding both."""
+    if path.is_dir():
+        weights, meta = path / "model.safetensors", path / "model.json"
+        if not weights.exists() or not meta.exists():
+            raise CheckpointError(f"{path}: no model.safetensors and model.json here (train one with "
+                                  "`nesinterp train`, or pass a run directory)")
+        return weights, meta
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file or run directory")
+    if path.suffix == ".json":
+        return path.with_suffix(".safetensors"), path
+    return path, path.with_suffix(".json")
+
+
+def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> Path:
+    """Copy a run's model into ``out_dir`` as a small, self-contained model (float16 weights by default:
+    half the size, and the decoded notes are the argmax of logits, which float16 barely moves)."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    weights_path, meta_path = model_files(run_dir)
+    meta = read_model_meta(meta_path)
+    tensors = load_tensors(weights_path)
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out_dir / "model.safetensors"))
+    (out_dir / "model.json").write_text(dumps(meta, indent=2))
+    return out_dir

@@ -10,30 +10,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_tensors, read_model_meta
+from .checkpoint import CheckpointError, export_model, load_tensors, model_files, read_model_meta
 from .config import Config, ConfigError, config_from_dict
 from .data import Representation
-from .jsonio import dumps
 from .models import Autoencoder
 from .refine import REFINE_LR
 from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-
-
-def model_files(path: Path) -> tuple[Path, Path]:
-    """(model.safetensors, model.json) from a run directory, either file, or a folder holding both."""
-    if path.is_dir():
-        weights, meta = path / "model.safetensors", path / "model.json"
-        if not weights.exists() or not meta.exists():
-            raise CheckpointError(f"{path}: no model.safetensors and model.json here (train one with "
-                                  "`nesinterp train`, or pass a run directory)")
-        return weights, meta
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such model file or run directory")
-    if path.suffix == ".json":
-        return path.with_suffix(".safetensors"), path
-    return path, path.with_suffix(".json")
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -360,23 +344,6 @@ class TrainedModel:
             return RealismReference.from_dict(saved)
         except ValueError:
             return None
-
-
-def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) -> Path:
-    """Copy a run's model into ``out_dir`` as a small, self-contained model (float16 weights by default:
-    half the size, and the decoded notes are the argmax of logits, which float16 barely moves)."""
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    weights_path, meta_path = model_files(run_dir)
-    meta = read_model_meta(meta_path)
-    tensors = load_tensors(weights_path)
-    if half:
-        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
-
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out_dir / "model.safetensors"))
-    (out_dir / "model.json").write_text(dumps(meta, indent=2))
-    return out_dir
 
 
 __all__ = ["PRETRAINED", "TrainedModel", "export_model", "load_autoencoder", "model_files", "slerp"]
