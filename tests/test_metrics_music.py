@@ -15,7 +15,7 @@ from nesinterp.metrics import (
     step_smoothness,
 )
 from nesinterp.metrics.music import (
-    RECONSTRUCTION_SCORES, loudness_ratio, pitch_class_histogram, pitch_class_morph, volume_error,
+    RECONSTRUCTION_SCORES, loudness_ratio, pitch_class_histogram, pitch_class_morph, timbre_accuracy, volume_error,
 )
 from nesinterp.metrics.realism import RealismReference, typicality
 
@@ -256,7 +256,7 @@ def test_reconstruction_scores_keys_values_and_none():
     assert list(table) == ["P1", "P2", "TR", "NO", "mean"]
     keys = set(RECONSTRUCTION_SCORES) | {"onsets_per_window", "true_onsets_per_window"}
     assert set(RECONSTRUCTION_SCORES) == {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding",
-                                          "note_accuracy", "loudness_ratio", "volume_error"}
+                                          "note_accuracy", "loudness_ratio", "volume_error", "timbre_accuracy"}
     assert all(set(row) == keys for row in table.values())
     p1 = table["P1"]
     assert p1["onset_f1"] == pytest.approx(round(2 / 3, 4))  # 0 and 6 exact, 3 against 2: one frame late
@@ -283,7 +283,7 @@ def test_reconstruction_scores_keys_values_and_none():
     assert silent["mean"]["onset_f1"] == 1.0
 
 
-def test_loudness_ratio_and_volume_error():
+def test_loudness_ratio_volume_error_and_timbre_accuracy():
     """Loudness compares each one's mean volume over its own sounding frames; the volume error only the
     frames where the right note sounds. The triangle has neither."""
     t = score(8, P1=([60] * 4 + [0] * 4, [12, 10, 8, 6, 0, 0, 0, 0]), NO=([3] * 8, [9] * 8), TR=[45] * 8)
@@ -294,6 +294,9 @@ def test_loudness_ratio_and_volume_error():
     assert ratio[NO] == 1.0 and error[NO] == 0.0
     assert np.isnan(ratio[TR]) and np.isnan(error[TR]) and np.isnan(ratio[P2]) and np.isnan(error[P2])
     assert np.isnan(volume_error(score(8, P1=[61] * 8), score(8, P1=[60] * 8))[P1])  # no right note
+    t[:, P1, 2], p[:, P1, 2] = 2, [2, 1, 2, 2, 2, 2, 0, 0]
+    assert timbre_accuracy(p, t)[P1] == 0.5  # of frames 0 and 1, where the note is right
+    assert np.isnan(timbre_accuracy(p, t)[TR]) and np.isnan(timbre_accuracy(p, t)[P2])
 
 
 def test_sounding_share():

@@ -166,6 +166,19 @@ def volume_error(pred, target) -> np.ndarray:
     return out
 
 
+def timbre_accuracy(pred, target) -> np.ndarray:
+    """Per voice (4,): on the frames where ``pred`` plays ``target``'s note, the share with its timbre
+    (the duty cycle of P1 and P2, the noise's loop mode); NaN for the triangle, which has none, and
+    where no such frame exists."""
+    p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
+    same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(same.any(axis=0), ((p[..., 2] == t[..., 2]) & same).sum(axis=0) / np.maximum(same.sum(axis=0), 1),
+                       np.nan)
+    out[2] = np.nan
+    return out
+
+
 def note_accuracy(pred, target) -> np.ndarray:
     """Per-voice share of frames whose note equals the target's, shape (4,). An extra only: rests and
     held notes dominate it (evaluation.md)."""
@@ -179,7 +192,7 @@ def sounding_share(x) -> np.ndarray:
 
 
 RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy",
-                         "loudness_ratio", "volume_error")
+                         "loudness_ratio", "volume_error", "timbre_accuracy")
 
 
 def reconstruction_scores(pred, target) -> dict:
@@ -197,6 +210,7 @@ def reconstruction_scores(pred, target) -> dict:
         "note_accuracy": note_accuracy(p, t),
         "loudness_ratio": loudness_ratio(p, t),
         "volume_error": volume_error(p, t),
+        "timbre_accuracy": timbre_accuracy(p, t),
         "onsets_per_window": n_pred / windows,
         "true_onsets_per_window": n_true / windows,
     }
