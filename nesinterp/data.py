@@ -124,6 +124,12 @@ class Representation:
             out["timbre"] = rest[3:7]
         return out
 
+    def with_expression(self, logits: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """``logits`` (B, channels, T) with the volume and timbre heads taken from ``expression`` (the
+        same shape): notes and onsets read from one code, the expression from another."""
+        first = NOTE_CHANNELS + (len(Voice) if self.onsets else 0)
+        return torch.cat([logits[:, :first], expression[:, first:]], dim=1)
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Softmax within each head (sigmoid for onsets): what the critic sees of a decoded window,
         comparable to the one-hot input."""

@@ -73,6 +73,9 @@ class TrainedModel:
         # code refinement steps the decoding was calibrated for (scripts/calibrate_onsets.py --refine);
         # what encode, reconstruct and interpolate use unless told otherwise
         self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
+        # refined codes: the volumes and timbres read from a second code of each window, refined for them
+        # alone (model.json "expression_codes"; ``nesinterp.refine``)
+        self.expression_codes = bool(meta.get("expression_codes")) and representation.expressive
         self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size
 
     @property
@@ -142,22 +145,43 @@ class TrainedModel:
             music: a Score, a list of Scores or uint8 windows (see ``windows_of``).
             refine: gradient steps that move each code to where the decoder reconstructs its window
                 better (``nesinterp.refine``); 0: the encoder's codes; None: the model's ``refine_steps``
-                (model.json; the bundled model's 20, for which its decoding was calibrated).
+                (model.json; the bundled model's 40, for which its decoding was calibrated).
         Returns:
             Codes (n, latent_dim), one per window.
         """
-        windows = self.windows_of(music)
-        with torch.no_grad():
-            codes = self.autoencoder.encode(self._inputs(windows))
-        return self._refined(self.autoencoder.decode, codes, windows, refine)
+        return self._codes(self.windows_of(music), refine)[0]
 
-    def _refined(self, decode, codes: torch.Tensor, windows: np.ndarray, steps: int | None) -> torch.Tensor:
+    def _codes(self, windows: np.ndarray, refine: int | None, joined: bool = False):
+        """(codes, expression codes or None) of windows (n, window, 4, 3), each (n, latent_dim): refined
+        for ``refine`` steps (None: the model's), and, for a model with ``expression_codes``, a second
+        code per window refined from the same start for the volume and timbre heads alone. ``joined``:
+        consecutive windows of one song, encoded and refined as one sequence (``encode_joined``)."""
         from .refine import refine_codes
 
-        steps = self.refine_steps if steps is None else steps
-        if steps <= 0:
-            return codes
-        return refine_codes(decode, self.representation, codes, self._tensor(windows), steps, self.refine_lr)
+        n = len(windows)
+        if joined:
+            windows = np.asarray(windows).reshape(1, -1, 4, 3)
+        decode = self.autoencoder.decoder.decode_map if joined else self.autoencoder.decode
+        with torch.no_grad():
+            z = (self.autoencoder.encoder if joined else self.autoencoder.encode)(self._inputs(windows))
+        steps = self.refine_steps if refine is None else refine
+        codes = [z, None]
+        if steps > 0:
+            target = self._tensor(windows)
+            codes = [refine_codes(decode, self.representation, z, target, steps, self.refine_lr, objective)
+                     if objective else None for objective in ("notes", "expression" if self.expression_codes else "")]
+        if joined:  # the code map (1, channels, n x positions) as n window codes, laid out as encode's
+            channels, positions = self.autoencoder.latent_shape
+            codes = [c.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
+                     if c is not None else None for c in codes]
+        return codes[0], codes[1]
+
+    def _logits(self, decode, codes: torch.Tensor, expression: torch.Tensor | None) -> torch.Tensor:
+        """The decoder's logits, on the CPU, with the expression heads from ``expression``'s if given."""
+        logits = decode(codes).float().cpu()
+        if expression is None:
+            return logits
+        return self.representation.with_expression(logits, decode(expression).float().cpu())
 
     def _inputs(self, windows: np.ndarray) -> torch.Tensor:
         """The network input (B, channels, T) of uint8 windows (B, T, 4, 3), on the model's device."""
@@ -168,11 +192,13 @@ class TrainedModel:
         return torch.tensor(np.asarray(windows), dtype=torch.uint8, device=self.device)
 
     @torch.no_grad()
-    def decode_windows(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+    def decode_windows(self, codes: torch.Tensor, temperature: float = 0.0, seed: int | None = None,
+                       expression: torch.Tensor | None = None) -> np.ndarray:
         """uint8 windows (n, window, 4, 3) of codes (n, latent_dim): argmax, or sampled at
-        ``temperature`` with ``seed``."""
-        codes = torch.as_tensor(codes, dtype=torch.float32)
-        logits = self.autoencoder.decode(codes.to(self.device)).float().cpu()
+        ``temperature`` with ``seed``; volumes and timbres from ``expression`` codes if given."""
+        device = lambda c: torch.as_tensor(c, dtype=torch.float32).to(self.device)  # noqa: E731
+        logits = self._logits(self.autoencoder.decode, device(codes),
+                              None if expression is None else device(expression))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         return self.representation.decode(logits, temperature=temperature, generator=gen)
 
@@ -222,26 +248,25 @@ class TrainedModel:
         sequence by a fully convolutional model (each window's code sees its neighbours' frames, where
         ``encode`` pads every window with silence). Code i is window i's, laid out as ``encode``'s.
         ``refine``: as in ``encode``, the song's code map refined as one sequence."""
-        n = len(windows)
-        channels, positions = self.autoencoder.latent_shape
-        sequence = np.asarray(windows).reshape(1, -1, 4, 3)
-        with torch.no_grad():
-            z = self.autoencoder.encoder(self._inputs(sequence))
-        z = self._refined(self.autoencoder.decoder.decode_map, z, sequence, refine)
-        return z.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
+        return self._codes(windows, refine, joined=True)[0]
 
     @torch.no_grad()
-    def decode_joined(self, codes, temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+    def decode_joined(self, codes, temperature: float = 0.0, seed: int | None = None, expression=None) -> np.ndarray:
         """Consecutive windows (n, window, 4, 3) of one song from their codes (n, latent_dim), or of k songs
         (k, n, window, 4, 3) from (k, n, latent_dim), each song decoded as one sequence by a fully
-        convolutional model, so no seam shows where one window meets the next."""
-        codes = torch.as_tensor(codes, dtype=torch.float32, device=self.device)
-        single = codes.ndim == 2
-        codes = codes[None] if single else codes
-        k, n = codes.shape[:2]
+        convolutional model, so no seam shows where one window meets the next. ``expression``: as in
+        ``decode_windows``."""
         channels, positions = self.autoencoder.latent_shape
-        z = codes.reshape(k, n, channels, positions).permute(0, 2, 1, 3).reshape(k, channels, n * positions)
-        logits = self.autoencoder.decoder.decode_map(z).float().cpu()
+
+        def code_map(c):  # (k, channels, n x positions)
+            c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
+            c = c[None] if c.ndim == 2 else c
+            return c.reshape(*c.shape[:2], channels, positions).permute(0, 2, 1, 3).reshape(len(c), channels, -1)
+
+        single = len(codes.shape) == 2
+        k, n = (1, codes.shape[0]) if single else tuple(codes.shape[:2])
+        logits = self._logits(self.autoencoder.decoder.decode_map, code_map(codes),
+                              None if expression is None else code_map(expression))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         out = self.representation.decode(logits, temperature=temperature, generator=gen)
         out = out.reshape(k, n, self.window, 4, 3)
@@ -281,18 +306,23 @@ class TrainedModel:
         single = np.ndim(a) == 3
         a, b = self.windows_of(a), self.windows_of(b)
         joined = joined and self.autoencoder.fully_convolutional
-        encode = self.encode_joined if joined else self.encode
-        za, zb = encode(a, refine=refine), encode(b, refine=refine)
+        (za, ea), (zb, eb) = self._codes(a, refine, joined), self._codes(b, refine, joined)
         t = torch.linspace(0.0, 1.0, steps, device=za.device)
-        if mode == "lerp":
-            paths = (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
-        else:
-            paths = torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
+
+        def path(za, zb):  # (steps, n, latent_dim)
+            if za is None:
+                return None
+            if mode == "lerp":
+                return (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
+            return torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
+
+        paths, expression = path(za, zb), path(ea, eb)  # the expression codes on their own path
         if joined:
-            out = self.decode_joined(paths, temperature, seed)  # each step one sequence
+            out = self.decode_joined(paths, temperature, seed, expression)  # each step one sequence
         else:
-            flat = paths.reshape(steps * len(za), -1)
-            out = self.decode_windows(flat, temperature, seed).reshape(steps, len(za), *a.shape[1:])
+            flat = lambda p: None if p is None else p.reshape(steps * len(za), -1)  # noqa: E731
+            out = self.decode_windows(flat(paths), temperature, seed, flat(expression))
+            out = out.reshape(steps, len(za), *a.shape[1:])
         return out[:, 0] if single else out
 
     def reconstruct(self, music, refine: int | None = None):
@@ -306,15 +336,16 @@ class TrainedModel:
         """
         if isinstance(music, Score):
             windows = self.windows_of(music)
-            if self.autoencoder.fully_convolutional:  # one sequence, no seams
-                out = self.decode_joined(self.encode_joined(windows, refine))
-            else:
-                out = self.decode_windows(self.encode(windows, refine))
+            joined = self.autoencoder.fully_convolutional  # one sequence, no seams
+            codes, expression = self._codes(windows, refine, joined)
+            decode = self.decode_joined if joined else self.decode_windows
+            out = decode(codes, expression=expression)
             joined = out.reshape(-1, 4, 3)[: music.frames]
             return Score(np.ascontiguousarray(joined), music.name, "nesinterp.reconstruct")
         if isinstance(music, (list, tuple)) and music and all(isinstance(m, Score) for m in music):
             return [self.reconstruct(m, refine) for m in music]
-        return self.decode_windows(self.encode(music, refine))
+        codes, expression = self._codes(self.windows_of(music), refine)
+        return self.decode_windows(codes, expression=expression)
 
     def describe(self) -> dict:
         cfg = self.meta.get("config", {})
@@ -326,6 +357,7 @@ class TrainedModel:
             "window_frames": self.window,
             "refine_steps": self.refine_steps,
             "refine_lr": self.refine_lr,
+            "expression_codes": self.expression_codes,
             "acai": cfg.get("acai", {}).get("enabled"),
             "regularizer": cfg.get("regularizer", {}).get("kind"),
             "data": {k: v for k, v in (self.meta.get("data") or {}).items()

@@ -1,9 +1,11 @@
-"""Choose a trained model's onset thresholds, sounding biases and volume tilts again on the valid split, with this
-version's decoder, on codes refined by --refine steps (default 40, the bundled model's); --write stores them and the step
-count in its model.json, so blend and eval then refine that model's codes as they were calibrated for.
-Training chooses them at every checkpoint on the encoder's codes (refine 0), which is cheaper.
+"""Choose a trained model's onset thresholds, sounding biases and volume tilts again on the valid split,
+with this version's decoder, on codes refined by --refine steps (default 40, the bundled model's), the
+volumes and timbres read from codes of their own with --expression-codes; --write stores them, the step
+count and that choice in its model.json, so blend and eval then decode that model as it was calibrated
+for. Training chooses them at every checkpoint on the encoder's codes (refine 0), which is cheaper.
 
-    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--refine 40] [--write]
+    .venv/bin/python scripts/calibrate_onsets.py RUN_OR_MODEL_DIR [--data data/nesmdb] [--refine 40]
+        [--expression-codes] [--write]
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def main() -> None:
                         help="choose them on codes refined by this many steps, as blend decodes (0: the encoder's)")
     parser.add_argument("--refine-lr", type=float, default=REFINE_LR,
                         help="the refinement's step size (recorded with the steps)")
+    parser.add_argument("--expression-codes", action=argparse.BooleanOptionalAction, default=None,
+                        help="read volumes and timbres from a second code per window, refined for them alone "
+                             "(default: as the model does now)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     model = TrainedModel.load(args.model, device=args.device)
@@ -45,8 +50,9 @@ def main() -> None:
     if not rep.onsets:
         sys.exit(f"{args.model}: this model has no onset head")
     truth = corpus_windows(Dataset(args.data).split("valid"), model.window, CALIBRATION_WINDOWS)
+    expression_codes = model.expression_codes if args.expression_codes is None else args.expression_codes
     logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=args.refine,
-                           lr=args.refine_lr)
+                           lr=args.refine_lr, expression_codes=expression_codes)
     chosen = calibrated(rep, logits, truth)
     print(f"true sounding share P1 P2 TR NO: {np.round(sounding_share(truth), 3).tolist()}, "
           f"mean volume where sounding P1 P2 NO: {np.round(loudness(truth)[[0, 1, 3]], 2).tolist()}")
@@ -68,6 +74,7 @@ def main() -> None:
         meta["representation"]["volume_tilt"] = list(chosen.volume_tilt)
         meta["refine_steps"] = args.refine  # the codes these were chosen for: what blend and eval then use
         meta["refine_lr"] = args.refine_lr
+        meta["expression_codes"] = bool(expression_codes and rep.expressive)
         atomic_write_text(meta_path, dumps(meta, indent=2))
         print(f"written to {meta_path}")
 

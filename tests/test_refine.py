@@ -100,6 +100,51 @@ def test_whole_songs_are_refined_as_one_sequence(model):
     assert model.reconstruct(song).frames == song.frames
 
 
+def test_the_expression_objective_sees_only_volume_and_timbre(model, windows):
+    rep = model.representation
+    targets = rep.targets(torch.from_numpy(windows[:2]))
+    with torch.no_grad():
+        logits = model.autoencoder.decode(model.encode(windows[:2], refine=0))
+    first = logits.shape[1] - sum(h.shape[1] for name in ("velocity", "timbre") for h in rep.split_logits(logits)[name])
+    changed = logits.clone()
+    changed[:, :first] = torch.randn_like(changed[:, :first])  # other notes and onsets
+    assert torch.equal(refinement_loss(rep, logits, targets, "expression"),
+                       refinement_loss(rep, changed, targets, "expression"))
+    assert not torch.equal(refinement_loss(rep, logits, targets), refinement_loss(rep, changed, targets))
+    spliced = rep.with_expression(logits, changed)
+    assert torch.equal(spliced[:, :first], logits[:, :first]) and torch.equal(spliced[:, first:], changed[:, first:])
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_expression_codes_keep_the_notes_and_get_the_volumes_nearer(model, windows, joined):
+    """A model with expression codes reads the volumes and duties from a second code per window refined
+    for them alone: the notes and onsets are those of the plain decoding, the volumes and duties nearer
+    the music's."""
+    from nesinterp.metrics.music import volume_error
+
+    song = read_score(EXAMPLES / "overworld.mid")
+    music = song if joined else windows
+    was = model.expression_codes
+    try:
+        model.expression_codes = False
+        plain = model.reconstruct(music, refine=10)
+        model.expression_codes = True
+        codes, expression = model._codes(model.windows_of(music), 10, joined)
+        assert expression.shape == codes.shape and not torch.equal(expression, codes)
+        assert torch.equal(codes, model.encode_joined(model.windows_of(music), 10) if joined
+                           else model.encode(music, 10))  # the note codes are the plain ones
+        both = model.reconstruct(music, refine=10)
+        assert model._codes(model.windows_of(music), 0, joined)[1] is None  # not refined: one code
+    finally:
+        model.expression_codes = was
+    both, plain = (np.asarray(x.array) if joined else x for x in (both, plain))
+    real = np.asarray(song.array) if joined else windows
+    assert np.array_equal(both[..., 0], plain[..., 0])  # the same notes
+    assert np.nanmean(volume_error(both, real)) < np.nanmean(volume_error(plain, real)) - 0.3
+    duty = lambda x: ((x[..., :2, 2] == real[..., :2, 2]) & (real[..., :2, 0] > 0)).sum()  # noqa: E731
+    assert duty(both) > duty(plain)
+
+
 def test_blend_records_the_refinement_it_used(tmp_path, cli):
     a, b = EXAMPLES / "overworld.mid", EXAMPLES / "dungeon.mid"
     r = cli("blend", a, b, "-o", tmp_path / "off", "--steps", "2", "--refine", "0", "--no-wav", "--no-html", "--no-plot", "-q")

@@ -7,7 +7,7 @@ report.json, summary.md and two PNGs.
 
 report.json's contract for other tools: ``rows``, one entry per model and per baseline, each
 ``{"name", "kind": "model"|"baseline", "cost_numbers", "voices": {"P1": {"onset_f1", "onset_f1_tol1",
-"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", "loudness_ratio", "volume_error", ...}, ...,
+"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", "loudness_ratio", "volume_error", "timbre_accuracy", ...}, ...,
 "mean": {...}}, "realism"}``;
 ``realism`` with ``real_heldout``, ``latent_mid_path``, ``crossfade_mid_path``, ``always_rest``,
 ``constant_note``, ``random_notes``, ``reconstructions`` and the hold baselines, each a
@@ -117,7 +117,10 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
     # Reconstruction: the model and every baseline scored by the same code against the real windows
     # (volumes included, so re-attacks count).
-    rows = [{"name": model.describe().get("name") or "model", "kind": "model", "cost_numbers": model.latent_dim,
+    refined = (model.refine_steps if refine is None else refine) > 0
+    codes_per_window = 2 if model.expression_codes and refined else 1  # expression codes: a second code
+    rows = [{"name": model.describe().get("name") or "model", "kind": "model",
+             "cost_numbers": codes_per_window * model.latent_dim,
              "voices": reconstruction_scores(recon, windows), "realism": realism(recon, reference)["score"]}]
     outputs = {"reconstructions": recon}
     for name, (output, cost) in reconstruction_baselines(windows).items():
@@ -261,6 +264,7 @@ def _summary_markdown(report: dict) -> str:
         *_voice_table(rows, "onset_f1", "onset F1 (exact frame)"),
         *_voice_table(rows, "loudness_ratio", "loudness: mean volume while sounding, predicted / true (1 = as loud)"),
         *_voice_table(rows, "volume_error", "volume error: mean abs. difference (of 15) where the note is right"),
+        *_voice_table(rows, "timbre_accuracy", "duty cycle (noise: mode) right where the note is right"),
         *_voice_table(rows, "note_accuracy", "extra: per-frame note accuracy (rests count)"),
         f"Realism: overlap of per-voice feature distributions with {ref['windows']} `{ref['split']}` windows "
         "(1 = indistinguishable; geometric mean over onset rate, sounding share, pitch range, note length, "
