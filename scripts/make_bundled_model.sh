@@ -33,8 +33,9 @@ else
     --set optim.warmup_steps=100
 fi
 $BIN/python -c 'from nesinterp.interpolate import export_model; export_model("runs/bundled-cool", "runs/bundled/export")'
-# onset thresholds, sounding biases and volume tilts for codes refined by 40 steps, as blend decodes them
-$BIN/python scripts/calibrate_onsets.py runs/bundled/export --data data/nesmdb --refine 40 --write
+# onset thresholds, sounding biases and volume tilts for codes refined by 40 steps (the expression from
+# codes of its own), as blend decodes them
+$BIN/python scripts/calibrate_onsets.py runs/bundled/export --data data/nesmdb --refine 40 --expression-codes --write
 # its scores on the valid split, beside the baselines (the README's tables)
 $BIN/nesinterp eval runs/bundled/export --data data/nesmdb --pairs 256 -o runs/bundled/eval-valid --force
 if [ "$INSTALL" = 1 ]; then
