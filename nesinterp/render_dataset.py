@@ -2,9 +2,10 @@
 one WAV per song, in parallel. What ``nesinterp render`` runs when an input is a folder or an archive.
 
 Each WAV is written atomically (a temporary file moved into place), so a WAV that exists is complete.
-The job's settings are kept in ``OUT/.render.json``: the same command run again after an interruption
-renders only the songs that are missing (resume), while a different job refuses to mix its files
-into OUT unless ``--force`` (which re-renders everything).
+The job's settings and WAVs are kept in ``OUT/.render.json``: the same command run again after an
+interruption renders only the songs that are missing (resume), while a different job refuses to mix its
+files into OUT unless ``--force``, which re-renders everything and removes the WAVs of the job it
+replaces that it does not write again (only those the record lists: no other file is touched).
 """
 
 from __future__ import annotations
@@ -110,18 +111,26 @@ def _settings(sources, options: RenderOptions) -> dict:
 
 
 def _prepare_out(out: Path, settings: dict, targets: list[Path], force: bool) -> bool:
-    """Check OUT against the job; returns True when this run resumes an earlier run of the same job."""
+    """Check OUT against the job; returns True when this run resumes an earlier run of the same job.
+    With ``force``, the WAVs the earlier job's record lists and this job does not write are removed."""
     if out.exists() and not out.is_dir():
         raise RenderError(f"{out}: exists and is not a folder")
     if out.suffix.lower() == ".wav":
         raise RenderError(f"{out}: many songs need a folder, not one .wav file")
     record = out / RECORD
+    try:
+        earlier = json.loads(record.read_text()) if record.is_file() else None
+    except (OSError, ValueError):
+        earlier = None
+    earlier = earlier if isinstance(earlier, dict) else None
+    if force and earlier is not None:
+        keep = {t.resolve() for t in targets}
+        for name in earlier.get("wavs") or []:
+            old = (out / str(name)).resolve()
+            if old.suffix == ".wav" and old.is_relative_to(out.resolve()) and old not in keep:
+                old.unlink(missing_ok=True)
     if record.is_file() and not force:
-        try:
-            earlier = json.loads(record.read_text())
-        except (OSError, ValueError):
-            earlier = None
-        if earlier != settings:
+        if earlier is None or {k: v for k, v in earlier.items() if k != "wavs"} != settings:
             raise RenderError(f"{out}: holds a render made with other sources or settings "
                               "(use --force to replace it)")
         return True
@@ -191,7 +200,8 @@ def render_dataset(sources, out, options: RenderOptions = RenderOptions(), progr
     settings = _settings(sources, options)
     resuming = _prepare_out(out, settings, targets, options.force)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / RECORD, lambda f: f.write(dumps(settings, indent=2).encode()), force=True)
+    record = {**settings, "wavs": [t.relative_to(out).as_posix() for t in targets]}  # what --force may remove
+    _atomic_write(out / RECORD, lambda f: f.write(dumps(record, indent=2).encode()), force=True)
     for stale in out.rglob(".*.wav.*.part"):  # left by a render that was killed mid-file
         stale.unlink(missing_ok=True)
 

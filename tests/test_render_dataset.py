@@ -104,6 +104,15 @@ def test_an_interrupted_render_resumes_and_other_jobs_are_refused(nesmdb_folder,
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
     result = render_dataset([nesmdb_folder], out, RenderOptions(split="valid", sample_rate=11025, force=True))
     assert result.rendered == 3
+    # --force with another split replaces the job: the old job's WAVs go, a file of the user's stays.
+    (out / "notes.txt").write_text("mine")
+    (out / "mine.wav").write_bytes(b"mine")
+    result = render_dataset([nesmdb_folder], out, RenderOptions(split="train", sample_rate=RATE, force=True))
+    assert result.rendered == 2
+    assert sorted(p.name for p in out.glob("*.wav")) == ["001_GameA_00_01Title.wav", "001_GameA_01_02Stage.wav",
+                                                         "mine.wav"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert render_dataset([nesmdb_folder], out, RenderOptions(split="train", sample_rate=RATE)).resumed == 2
     # A folder holding a WAV of the same name that this tool did not write: refused without --force.
     other = tmp_path / "other"
     other.mkdir()
