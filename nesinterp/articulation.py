@@ -228,19 +228,20 @@ def choose_volume_tilt(rep, logits: torch.Tensor, truth: np.ndarray, rounds: int
         return rep.volume_tilt
     pulse_noise = [Voice.P1, Voice.P2, Voice.NO]
     wanted = loudness(truth)[pulse_noise]
+
+    def tilted(values) -> tuple:  # rep's tilts with P1, P2 and NO's replaced
+        tilt = np.array(rep.volume_tilt)
+        tilt[pulse_noise] = values
+        return tuple(float(x) for x in tilt)
+
     lo, hi = np.full(3, -TILT_LIMIT), np.full(3, TILT_LIMIT)
     for _ in range(rounds):
         mid = (lo + hi) / 2
-        tilt = list(rep.volume_tilt)
-        for i, v in enumerate(pulse_noise):
-            tilt[v] = float(mid[i])
-        louder = ~(loudness(replace(rep, volume_tilt=tuple(tilt)).decode(logits))[pulse_noise] >= wanted)
+        louder = ~(loudness(replace(rep, volume_tilt=tilted(mid)).decode(logits))[pulse_noise] >= wanted)
         lo, hi = np.where(louder, mid, lo), np.where(louder, hi, mid)
-    tilt = list(rep.volume_tilt)
-    for i, v in enumerate(pulse_noise):
-        if np.isfinite(wanted[i]):  # a voice the real windows never sound keeps its tilt
-            tilt[v] = round(float((lo[i] + hi[i]) / 2), 2)
-    return tuple(tilt)
+    # a voice the real windows never sound keeps its tilt
+    kept = np.array(rep.volume_tilt)[pulse_noise]
+    return tilted(np.where(np.isfinite(wanted), np.round((lo + hi) / 2, 2), kept))
 
 
 def calibrated(rep, logits: torch.Tensor, truth: np.ndarray):

@@ -73,10 +73,10 @@ class TrainedModel:
         # code refinement steps the decoding was calibrated for (scripts/calibrate_onsets.py --refine);
         # what encode, reconstruct and interpolate use unless told otherwise
         self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
+        self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size
         # refined codes: the volumes and timbres read from a second code of each window, refined for them
         # alone (model.json "expression_codes"; ``nesinterp.refine``)
         self.expression_codes = bool(meta.get("expression_codes")) and representation.expressive
-        self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size
 
     @property
     def window(self) -> int:
@@ -165,16 +165,21 @@ class TrainedModel:
         with torch.no_grad():
             z = (self.autoencoder.encoder if joined else self.autoencoder.encode)(self._inputs(windows))
         steps = self.refine_steps if refine is None else refine
-        codes = [z, None]
-        if steps > 0:
+        if steps <= 0:
+            notes, expression = z, None
+        else:
             target = self._tensor(windows)
-            codes = [refine_codes(decode, self.representation, z, target, steps, self.refine_lr, objective)
-                     if objective else None for objective in ("notes", "expression" if self.expression_codes else "")]
-        if joined:  # the code map (1, channels, n x positions) as n window codes, laid out as encode's
-            channels, positions = self.autoencoder.latent_shape
-            codes = [c.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
-                     if c is not None else None for c in codes]
-        return codes[0], codes[1]
+            notes = refine_codes(decode, self.representation, z, target, steps, self.refine_lr)
+            expression = (refine_codes(decode, self.representation, z, target, steps, self.refine_lr, "expression")
+                          if self.expression_codes else None)
+        if not joined:
+            return notes, expression
+        channels, positions = self.autoencoder.latent_shape
+
+        def window_codes(c):  # the code map (1, channels, n x positions) as n window codes, laid out as encode's
+            return c.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
+
+        return window_codes(notes), None if expression is None else window_codes(expression)
 
     def _logits(self, decode, codes: torch.Tensor, expression: torch.Tensor | None) -> torch.Tensor:
         """The decoder's logits, on the CPU, with the expression heads from ``expression``'s if given."""
@@ -236,9 +241,9 @@ class TrainedModel:
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
         them (their typical values, unless the model is expressive). The input is certain, so it is read
-        without the onset thresholds, sounding biases and volume tilts chosen for the decoder's uncertain logits (a
-        threshold below 0.5 would fire an onset on every frame, a bias above 1 sound every silence, a
-        volume tilt play every note louder)."""
+        without the onset thresholds, sounding biases and volume tilts chosen for the decoder's uncertain
+        logits (a threshold below 0.5 would fire an onset on every frame, a bias above 1 sound every
+        silence, a volume tilt play every note louder)."""
         exact = replace(self.representation, onset_threshold=(0.5,) * 4, sounding_bias=(0.0,) * 4,
                         volume_tilt=(0.0,) * 4)
         return exact.decode(self._inputs(windows).cpu())

@@ -154,29 +154,29 @@ def loudness_ratio(pred, target) -> np.ndarray:
         return loudness(pred) / loudness(target)
 
 
+def _where_note_right(pred, target, measure) -> np.ndarray:
+    """Per voice (4,): the mean of ``measure(p, t)`` (frames, 4) over the frames where ``pred`` plays
+    ``target``'s note (both (..., frames, 4, 3)); NaN for the triangle, which has no volume or timbre,
+    and where no such frame exists."""
+    p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
+    same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(same.any(axis=0), (measure(p, t) * same).sum(axis=0) / np.maximum(same.sum(axis=0), 1), np.nan)
+    out[2] = np.nan
+    return out
+
+
 def volume_error(pred, target) -> np.ndarray:
     """Per voice (4,): mean |volume difference| (steps of 15) on the frames where ``pred`` plays
     ``target``'s note; NaN for the triangle and where no such frame exists."""
-    p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
-    same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
-    diff = np.abs(p[..., 1].astype(np.int64) - t[..., 1].astype(np.int64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(same.any(axis=0), (diff * same).sum(axis=0) / np.maximum(same.sum(axis=0), 1), np.nan)
-    out[2] = np.nan
-    return out
+    return _where_note_right(pred, target, lambda p, t: np.abs(p[..., 1].astype(np.int64) - t[..., 1]))
 
 
 def timbre_accuracy(pred, target) -> np.ndarray:
     """Per voice (4,): on the frames where ``pred`` plays ``target``'s note, the share with its timbre
     (the duty cycle of P1 and P2, the noise's loop mode); NaN for the triangle, which has none, and
     where no such frame exists."""
-    p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
-    same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(same.any(axis=0), ((p[..., 2] == t[..., 2]) & same).sum(axis=0) / np.maximum(same.sum(axis=0), 1),
-                       np.nan)
-    out[2] = np.nan
-    return out
+    return _where_note_right(pred, target, lambda p, t: p[..., 2] == t[..., 2])
 
 
 def note_accuracy(pred, target) -> np.ndarray:
