@@ -256,7 +256,9 @@ def test_reconstruction_scores_keys_values_and_none():
     assert list(table) == ["P1", "P2", "TR", "NO", "mean"]
     keys = set(RECONSTRUCTION_SCORES) | {"onsets_per_window", "true_onsets_per_window"}
     assert set(RECONSTRUCTION_SCORES) == {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding",
-                                          "note_accuracy", "loudness_ratio", "volume_error", "timbre_accuracy"}
+                                          "note_accuracy", "loudness_ratio", "volume_error", "timbre_accuracy",
+                                          "pitch_onset_f1_tol1", "pitch_onset_ratio", "reattack_f1_tol1",
+                                          "reattack_ratio"}
     assert all(set(row) == keys for row in table.values())
     p1 = table["P1"]
     assert p1["onset_f1"] == pytest.approx(round(2 / 3, 4))  # 0 and 6 exact, 3 against 2: one frame late
@@ -281,6 +283,25 @@ def test_reconstruction_scores_keys_values_and_none():
     silent = reconstruction_scores(score(8), score(8))
     assert silent["mean"]["onset_ratio"] is None and silent["mean"]["pitch_accuracy_sounding"] is None
     assert silent["mean"]["onset_f1"] == 1.0
+
+
+def test_pitch_onsets_and_reattacks_are_scored_apart():
+    """A decoder that merges a fast figure into one held note and re-attacks it instead keeps the total
+    onset count right; the split shows it plays half the pitch onsets and twice the re-attacks."""
+    notes_t = [60, 62, 60, 62, 60, 62, 60, 62]
+    t = score(8, P1=(notes_t, [8] * 8))  # eight pitch onsets, no re-attack
+    p = score(8, P1=([60, 62, 60, 62, 60, 60, 60, 60], [8, 8, 8, 8, 8, 4, 8, 8]))  # 5 pitch onsets, 1 re-attack
+    table = reconstruction_scores(p, t)["P1"]
+    assert table["pitch_onset_ratio"] == pytest.approx(5 / 8)
+    assert table["pitch_onset_f1_tol1"] == pytest.approx(round(2 * 5 / (5 + 8), 4))
+    assert table["reattack_ratio"] is None  # no true re-attacks to count against
+    assert table["reattack_f1_tol1"] == 0.0  # one predicted, none true
+    assert table["onset_ratio"] == pytest.approx(6 / 8)
+    # re-attacks matched within one frame, like pitch onsets
+    t2 = score(8, P1=([60] * 8, [8, 8, 4, 8, 8, 4, 8, 8]))
+    p2 = score(8, P1=([60] * 8, [8, 8, 8, 4, 8, 8, 4, 8]))
+    row = reconstruction_scores(p2, t2)["P1"]
+    assert row["reattack_ratio"] == 1.0 and row["reattack_f1_tol1"] == 1.0 and row["pitch_onset_f1_tol1"] == 1.0
 
 
 def test_loudness_ratio_volume_error_and_timbre_accuracy():

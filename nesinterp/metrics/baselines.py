@@ -4,7 +4,8 @@ the same shape, computed on the same windows as the model's, so one scoring func
 
 Cost: the numbers per window a baseline keeps, to set beside a model's latent size. Counted in notes
 (one per voice and kept frame), as the latent is; a baseline that also keeps volume and timbre (the
-sample-and-hold ones do) keeps up to twice as many numbers more.
+sample-and-hold ones do) keeps up to twice as many numbers more. In bits (``baseline_cost_bits``), the
+common currency with a model's code: each kept (note, volume, timbre) state at its voice's entropy.
 """
 
 from __future__ import annotations
@@ -77,6 +78,25 @@ def random_notes(windows, seed: int = 0) -> np.ndarray:
 
 
 HOLD_STEPS = (2, 4, 8)
+
+
+def state_entropy_bits(windows) -> np.ndarray:
+    """Per voice (4,): the entropy in bits of a frame's (note, volume, timbre) state over ``windows``
+    (n, frames, 4, 3), typically the train split: what one kept state costs at an ideal code."""
+    w = np.asarray(windows).reshape(-1, 4, 3).astype(np.int64)
+    code = (w[..., 0] << 16) | (w[..., 1] << 8) | w[..., 2]
+    out = np.zeros(4)
+    for v in range(4):
+        _, counts = np.unique(code[:, v], return_counts=True)
+        p = counts / counts.sum()
+        out[v] = float(-(p * np.log2(p)).sum()) if len(p) else 0.0
+    return out
+
+
+def baseline_cost_bits(states_per_voice: int, entropy: np.ndarray) -> float:
+    """Bits per window of a baseline that keeps ``states_per_voice`` states of every voice, each at its
+    voice's state entropy (``state_entropy_bits``)."""
+    return float(states_per_voice * np.sum(entropy))
 
 
 def reconstruction_baselines(windows) -> dict[str, tuple[np.ndarray, int]]:

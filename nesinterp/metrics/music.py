@@ -70,15 +70,12 @@ def _shift(x: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def _onset_counts(pred, target, tolerance: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """(matched within 0, 1, ..., ``tolerance`` frames, predicted, true) onset counts per voice: one
-    matching run, whose passes widen the tolerance step by step (see ``onset_matches``)."""
-    p, t = np.asarray(pred), np.asarray(target)
-    po, to = onsets(p), onsets(t)
-    pn, tn = _notes(p), _notes(t)
-    axes = tuple(range(po.ndim - 1))
+def _matched(po: np.ndarray, to: np.ndarray, pn: np.ndarray, tn: np.ndarray, tolerance: int) -> list[np.ndarray]:
+    """Per window and voice (..., 4), the onsets ``po`` matched one to one with ``to`` (both boolean
+    (..., frames, 4), notes ``pn``/``tn`` beside them) within 0, 1, ..., ``tolerance`` frames: one
+    matching run whose passes widen the tolerance step by step (see ``onset_matches``)."""
     free_p, free_t = po.copy(), to.copy()
-    matched = np.zeros(4, np.int64)
+    matched = np.zeros(po.shape[:-2] + po.shape[-1:], np.int64)
     by_tolerance = []
     for tol in range(tolerance + 1):
         for d in ([0] if tol == 0 else [tol, -tol]):
@@ -86,11 +83,21 @@ def _onset_counts(pred, target, tolerance: int) -> tuple[list[np.ndarray], np.nd
             same = pn == _shift(tn, d)
             same[..., 3] = True  # noise: any index
             hit = free_p & _shift(free_t, d) & same
-            matched = matched + hit.sum(axis=axes)
+            matched = matched + hit.sum(axis=-2)
             free_p &= ~hit
             free_t &= ~_shift(hit, -d)
         by_tolerance.append(matched)
-    return by_tolerance, po.sum(axis=axes), to.sum(axis=axes)
+    return by_tolerance
+
+
+def _onset_counts(pred, target, tolerance: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(matched within 0, 1, ..., ``tolerance`` frames, predicted, true) onset counts per voice, summed
+    over windows."""
+    p, t = np.asarray(pred), np.asarray(target)
+    po, to = onsets(p), onsets(t)
+    axes = tuple(range(po.ndim - 2))
+    by_tolerance = [m.sum(axis=axes) for m in _matched(po, to, _notes(p), _notes(t), tolerance)]
+    return by_tolerance, po.sum(axis=axes + (po.ndim - 2,)), to.sum(axis=axes + (po.ndim - 2,))
 
 
 def onset_matches(pred, target, tolerance: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,6 +128,12 @@ def _ratio(n_pred: np.ndarray, n_true: np.ndarray) -> np.ndarray:
         return np.where(n_true > 0, n_pred / np.maximum(n_true, 1), np.nan)
 
 
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, NaN where whole is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(whole > 0, part / np.maximum(whole, 1e-300), np.nan)
+
+
 def onset_ratio(pred, target) -> np.ndarray:
     """Per voice (4,): predicted onsets / true onsets (1.0 = the right count; NaN without true onsets)."""
     axes = tuple(range(np.ndim(_notes(pred)) - 1))
@@ -132,8 +145,7 @@ def pitch_accuracy_sounding(pred, target) -> np.ndarray:
     counts as wrong; for NO the noise index). NaN for a voice that never sounds in the target."""
     p, t = _notes(pred).reshape(-1, 4), _notes(target).reshape(-1, 4)
     on = t > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(on.any(axis=0), ((p == t) & on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
+    return _share(((p == t) & on).sum(axis=0), on.sum(axis=0))
 
 
 def loudness(scores) -> np.ndarray:
@@ -141,8 +153,7 @@ def loudness(scores) -> np.ndarray:
     NaN for the triangle, which has no volume, and for a voice that never sounds."""
     x = np.asarray(scores).reshape(-1, 4, 3)
     on = x[..., 0] > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(on.any(axis=0), (x[..., 1] * on).sum(axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
+    out = _share((x[..., 1] * on).sum(axis=0), on.sum(axis=0))
     out[2] = np.nan
     return out
 
@@ -160,16 +171,19 @@ def _where_note_right(pred, target, measure) -> np.ndarray:
     and where no such frame exists."""
     p, t = np.asarray(pred).reshape(-1, 4, 3), np.asarray(target).reshape(-1, 4, 3)
     same = (t[..., 0] > 0) & (p[..., 0] == t[..., 0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(same.any(axis=0), (measure(p, t) * same).sum(axis=0) / np.maximum(same.sum(axis=0), 1), np.nan)
+    out = _share((measure(p, t) * same).sum(axis=0), same.sum(axis=0))
     out[2] = np.nan
     return out
+
+
+def _volume_difference(p, t):
+    return np.abs(p[..., 1].astype(np.int64) - t[..., 1])
 
 
 def volume_error(pred, target) -> np.ndarray:
     """Per voice (4,): mean |volume difference| (steps of 15) on the frames where ``pred`` plays
     ``target``'s note; NaN for the triangle and where no such frame exists."""
-    return _where_note_right(pred, target, lambda p, t: np.abs(p[..., 1].astype(np.int64) - t[..., 1]))
+    return _where_note_right(pred, target, _volume_difference)
 
 
 def timbre_accuracy(pred, target) -> np.ndarray:
@@ -191,34 +205,77 @@ def sounding_share(x) -> np.ndarray:
     return np.mean(_notes(x).reshape(-1, 4) > 0, axis=0)
 
 
-RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy",
+RECONSTRUCTION_SCORES = ("onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_onset_f1_tol1", "pitch_onset_ratio",
+                         "reattack_f1_tol1", "reattack_ratio", "pitch_accuracy_sounding", "note_accuracy",
                          "loudness_ratio", "volume_error", "timbre_accuracy")
+
+
+def reconstruction_tallies(pred, target) -> dict[str, np.ndarray]:
+    """Per window and voice (n, 4), the counts every reconstruction score is a ratio of: onsets matched
+    exactly and within ONSET_TOLERANCE, predicted and true (all onsets, pitch onsets alone, re-attacks
+    alone), frames, sounding frames and those with the right note, volume sums, and so on. Summed over
+    any set of windows (a split, a bootstrap replicate of its songs) they give that set's scores
+    (``scores_from_tallies``). ``pred``, ``target``: stacks (..., frames, 4, 3), flattened to windows."""
+    p, t = np.asarray(pred), np.asarray(target)
+    p, t = p.reshape(-1, *p.shape[-3:]), t.reshape(-1, *t.shape[-3:])
+    (po, pr), (to, tr) = note_events(p), note_events(t)
+    pn, tn = p[..., 0], t[..., 0]
+    out = {}
+    for name, (a, b) in (("", (po, to)), ("pitch_", (po & ~pr, to & ~tr)), ("reattack_", (pr, tr))):
+        by_tolerance = _matched(a, b, pn, tn, ONSET_TOLERANCE)
+        if not name:
+            out["tp_exact"] = by_tolerance[0]
+        out[f"{name}tp"], out[f"{name}pred"], out[f"{name}true"] = by_tolerance[-1], a.sum(axis=1), b.sum(axis=1)
+    on_t, on_p = tn > 0, pn > 0
+    right = (pn == tn) & on_t
+    out.update(windows=np.ones((len(t), 4)), frames=np.full((len(t), 4), t.shape[1]), note_right=(pn == tn).sum(axis=1),
+               sounding=on_t.sum(axis=1), pitch_right=right.sum(axis=1),
+               volume_pred=(p[..., 1] * on_p).sum(axis=1), sounding_pred=on_p.sum(axis=1),
+               volume_true=(t[..., 1] * on_t).sum(axis=1),
+               volume_error=(_volume_difference(p, t) * right).sum(axis=1),
+               timbre_right=((p[..., 2] == t[..., 2]) & right).sum(axis=1))
+    return {k: v.astype(np.float64) for k, v in out.items()}
+
+
+def scores_from_tallies(tallies: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """RECONSTRUCTION_SCORES and onsets per window, each (..., 4), from tallies summed over windows
+    (each (..., 4); a leading axis for bootstrap replicates is kept). NaN where undefined."""
+    c = tallies
+    no_expression = np.array([False, False, True, False])  # the triangle: no volume (no re-attacks), no timbre
+    return {
+        "onset_f1": _f1(c["tp_exact"], c["pred"], c["true"]),
+        "onset_f1_tol1": _f1(c["tp"], c["pred"], c["true"]),
+        "onset_ratio": _ratio(c["pred"], c["true"]),
+        "pitch_onset_f1_tol1": _f1(c["pitch_tp"], c["pitch_pred"], c["pitch_true"]),
+        "pitch_onset_ratio": _ratio(c["pitch_pred"], c["pitch_true"]),
+        "reattack_f1_tol1": np.where(no_expression, np.nan, _f1(c["reattack_tp"], c["reattack_pred"], c["reattack_true"])),
+        "reattack_ratio": np.where(no_expression, np.nan, _ratio(c["reattack_pred"], c["reattack_true"])),
+        "pitch_accuracy_sounding": _share(c["pitch_right"], c["sounding"]),
+        "note_accuracy": _share(c["note_right"], c["frames"]),
+        "loudness_ratio": np.where(no_expression, np.nan, _share(_share(c["volume_pred"], c["sounding_pred"]),
+                                                               _share(c["volume_true"], c["sounding"]))),
+        "volume_error": np.where(no_expression, np.nan, _share(c["volume_error"], c["pitch_right"])),
+        "timbre_accuracy": np.where(no_expression, np.nan, _share(c["timbre_right"], c["pitch_right"])),
+        "onsets_per_window": c["pred"] / np.maximum(c["windows"], 1),
+        "true_onsets_per_window": c["true"] / np.maximum(c["windows"], 1),
+    }
+
+
+def voice_table(table: dict[str, np.ndarray]) -> dict:
+    """{voice: {score: value}} and "mean" over the voices that define it, from (4,) arrays; None where
+    undefined."""
+    voices = {v: {k: rounded(table[k][i]) for k in table} for i, v in enumerate(VOICE_NAMES)}
+    with np.errstate(invalid="ignore"):
+        voices["mean"] = {k: rounded(np.nanmean(table[k])) if np.isfinite(table[k]).any() else None for k in table}
+    return voices
 
 
 def reconstruction_scores(pred, target) -> dict:
     """{voice: {score: value}} for every voice, with RECONSTRUCTION_SCORES, the onsets per window of
     both, and "mean" over voices. ``target``: the real windows with their volumes (so re-attacks count),
     ``pred``: the reconstructions of them. Values are None where undefined."""
-    p, t = np.asarray(pred), np.asarray(target)
-    windows = max(1, int(np.prod(_notes(t).shape[:-2])))
-    by_tolerance, n_pred, n_true = _onset_counts(p, t, ONSET_TOLERANCE)  # onsets found once for all
-    table = {
-        "onset_f1": _f1(by_tolerance[0], n_pred, n_true),
-        "onset_f1_tol1": _f1(by_tolerance[ONSET_TOLERANCE], n_pred, n_true),
-        "onset_ratio": _ratio(n_pred, n_true),
-        "pitch_accuracy_sounding": pitch_accuracy_sounding(p, t),
-        "note_accuracy": note_accuracy(p, t),
-        "loudness_ratio": loudness_ratio(p, t),
-        "volume_error": volume_error(p, t),
-        "timbre_accuracy": timbre_accuracy(p, t),
-        "onsets_per_window": n_pred / windows,
-        "true_onsets_per_window": n_true / windows,
-    }
-    voices = {v: {k: rounded(table[k][i]) for k in table} for i, v in enumerate(VOICE_NAMES)}
-    with np.errstate(invalid="ignore"):
-        voices["mean"] = {k: rounded(np.nanmean(table[k])) if np.isfinite(table[k]).any() else None for k in table}
-    return voices
-
+    tallies = reconstruction_tallies(pred, target)
+    return voice_table(scores_from_tallies({k: v.sum(axis=0) for k, v in tallies.items()}))
 
 
 # --- interpolation paths ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ average about 0.5 by construction; the reference stores its own corpus's figure 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -67,6 +68,8 @@ SCORED = APPLIES & ~np.isin(FEATURES, LEVEL_FEATURES)[None, :]
 
 LEVELS = np.arange(10, 100, 10)  # the reference quantiles that cut the bins: 10 bins of about 10 % each
 OVERLAP_FLOOR = 1e-3  # an overlap of 0 counts as this in the geometric mean (which 0 would end)
+BINS = len(LEVELS) + 2  # slots of a feature's histogram: at most len(LEVELS) + 1 bins, and undefined
+UNDEFINED_SLOT = BINS - 1
 
 
 def window_features(scores, fps: float = FRAME_RATE) -> np.ndarray:
@@ -189,24 +192,51 @@ class RealismReference:
             raise ValueError(f"not a realism reference ({exc!r})") from None
 
     # --- scores -----------------------------------------------------------------------------------
+    def bin_counts(self, feats: np.ndarray, groups: np.ndarray | None = None, n_groups: int | None = None
+                   ) -> np.ndarray:
+        """How many of the windows' ``feats`` (n, 4, F) fall in each of the reference's bins: (4, F, BINS),
+        or per group (n_groups, 4, F, BINS) with ``groups`` (n,) the group of each window (a song, a path).
+        Slot j < len(edges) + 1 is the j-th bin of defined values, the last slot (UNDEFINED_SLOT) counts
+        undefined ones. Summed over any set of windows, ``overlap_from_counts`` scores that set."""
+        feats = np.asarray(feats, dtype=np.float64).reshape(-1, 4, len(FEATURES))
+        index = np.full(feats.shape, UNDEFINED_SLOT, np.int64)
+        for v in range(4):
+            for f in range(len(FEATURES)):
+                values = feats[:, v, f]
+                index[:, v, f] = np.where(np.isnan(values), UNDEFINED_SLOT,
+                                          np.searchsorted(self.edges[v][f], np.nan_to_num(values), side="right"))
+        cells = (np.arange(4 * len(FEATURES)).reshape(4, len(FEATURES)) * BINS + index)  # (n, 4, F)
+        single = groups is None
+        groups = np.zeros(len(feats), np.int64) if single else np.asarray(groups, np.int64)
+        n_groups = 1 if single else (int(groups.max()) + 1 if n_groups is None and len(groups) else n_groups or 0)
+        flat = (groups[:, None, None] * (4 * len(FEATURES) * BINS) + cells).ravel()
+        counts = np.bincount(flat, minlength=n_groups * 4 * len(FEATURES) * BINS).astype(np.float64)
+        counts = counts.reshape(n_groups, 4, len(FEATURES), BINS)
+        return counts[0] if single else counts
+
+    def overlap_from_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Overlapping area (..., 4, F) of the distribution counted in ``counts`` (..., 4, F, BINS; see
+        ``bin_counts``) with the reference's; NaN for features that do not apply or an empty set."""
+        counts = np.asarray(counts, dtype=np.float64)
+        n = counts[..., 0, 0, :].sum(axis=-1)[..., None, None, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(n > 0, counts / np.maximum(n, 1e-300), np.nan)
+        return np.where(APPLIES, np.minimum(share, self._slot_masses()).sum(axis=-1), np.nan)
+
+    def _slot_masses(self) -> np.ndarray:
+        """The reference's masses laid out as ``bin_counts``'s slots (4, F, BINS)."""
+        out = np.zeros((4, len(FEATURES), BINS))
+        for v in range(4):
+            for f in range(len(FEATURES)):
+                m = self.masses[v][f]
+                out[v, f, : len(m)] = m
+                out[v, f, UNDEFINED_SLOT] = self.undefined[v, f]
+        return out
+
     def overlap_of(self, feats: np.ndarray) -> np.ndarray:
         """Overlapping area (4, F) between the distribution of ``feats`` (n, 4, F) and the reference's,
         NaN for features that do not apply."""
-        feats = np.asarray(feats, dtype=np.float64).reshape(-1, 4, len(FEATURES))
-        out = np.full((4, len(FEATURES)), np.nan)
-        n = len(feats)
-        if n == 0:
-            return out
-        for v in range(4):
-            for f in range(len(FEATURES)):
-                if not APPLIES[v, f]:
-                    continue
-                values = feats[:, v, f]
-                nan = np.isnan(values)
-                e, m = self.edges[v][f], self.masses[v][f]
-                counts = np.bincount(np.searchsorted(e, values[~nan], side="right"), minlength=len(e) + 1)
-                out[v, f] = np.minimum(counts / n, m).sum() + min(nan.mean(), self.undefined[v, f])
-        return out
+        return self.overlap_from_counts(self.bin_counts(feats))
 
     def typicality_of(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(per window mean typicality (n,), per window and (voice, feature) typicality (n, 4, F), NaN
@@ -240,6 +270,16 @@ def geometric_mean(overlaps) -> float:
     o = np.asarray(overlaps, dtype=np.float64)
     o = o[~np.isnan(o)]
     return float(np.exp(np.mean(np.log(np.maximum(o, OVERLAP_FLOOR))))) if len(o) else float("nan")
+
+
+def realism_scores(overlaps: np.ndarray, per_voice: bool = False) -> np.ndarray:
+    """The realism score (...) of overlaps (..., 4, F): the geometric mean of the SCORED ones, each at
+    least OVERLAP_FLOOR (``geometric_mean``, over any leading axes, e.g. bootstrap replicates); with
+    ``per_voice`` each voice's (..., 4)."""
+    logs = np.log(np.maximum(np.where(SCORED, overlaps, np.nan), OVERLAP_FLOOR))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an undefined set: NaN, said once
+        return np.exp(np.nanmean(logs if per_voice else logs.reshape(*logs.shape[:-2], -1), axis=-1))
 
 
 def realism(windows, reference: RealismReference) -> dict:
