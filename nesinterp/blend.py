@@ -215,6 +215,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
                   "nesinterp blend")
 
     from .metrics import interpolation_report, step_report
+    from .metrics.paths import path_report
 
     reference = model.realism_reference()
     record = {
@@ -236,6 +237,10 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
                                                     "seconds": round(morph.duration, 3)}],
     }
     # The inputs scored like the steps, so a step's onsets and realism can be read beside A's and B's.
+    # The path on the listener distance (docs/scores.md, section 2); its worst step from the steps' realism.
+    path = record["metrics"]["path"] = path_report([s.array for s in steps])
+    inner = [m.get("realism") for m in record["metrics"]["steps"][1:-1] if m.get("realism") is not None]
+    path["worst_step_typicality"] = min(inner) if inner else None
     record["metrics"]["inputs"] = {"a": step_report(real_a, real_a, real_b, reference, window),
                                    "b": step_report(real_b, real_a, real_b, reference, window)}
     record["warnings"] = [f"{s.name}: {w}" for s, m in zip(steps, record["metrics"]["steps"]) for w in m["warnings"]]

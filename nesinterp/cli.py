@@ -222,7 +222,7 @@ PROGRESS_DELAY_S = 2.0  # a blend shorter than this shows no bar
 
 
 @contextlib.contextmanager
-def _progress_bar(quiet: bool):
+def _progress_bar(quiet: bool, unit: str = "track", desc: str = "writing"):
     """A ``progress(done, total)`` that draws a bar on stderr when stderr is a terminal and the work
     takes longer than PROGRESS_DELAY_S (TQDM_DELAY overrides it, as it would tqdm's own default)."""
     if quiet or not sys.stderr.isatty():
@@ -230,7 +230,7 @@ def _progress_bar(quiet: bool):
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit="track", desc="writing", file=sys.stderr, leave=False,
+    bar = tqdm(total=None, unit=unit, desc=desc, file=sys.stderr, leave=False,
                delay=float(os.environ.get("TQDM_DELAY", PROGRESS_DELAY_S)))
 
     def progress(done: int, total: int) -> None:
@@ -313,7 +313,9 @@ def render(inputs, out, force, plot, rate, normalize, split, workers, manifest, 
 @click.option("-o", "--out", type=click.Path(), default=None, help="Report folder (default: RUN_DIR/eval).")
 @click.option("--split", default="valid", show_default=True, help="Music: the held-out split to score.")
 @click.option("--pairs", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Music: interpolations between windows of different songs.")
+              help="Music: interpolations between windows of different songs (1024 and more for tight intervals).")
+@click.option("--windows", type=click.IntRange(min=0), default=384, show_default=True,
+              help="Music: held-out windows scored, evenly spread over the split (0: all of them).")
 @click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True,
               help="Music: steps per interpolation, both endpoints included.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing pairs.")
@@ -323,7 +325,8 @@ def render(inputs, out, force, plot, rate, normalize, split, workers, manifest, 
               help="Music: code refinement steps, as blend's --refine (default: the model's).")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda when present), cpu or cuda.")
 @click.option("--force", is_flag=True, help="Replace an existing report.")
-def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, refine, device, force):
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def eval_command(run_dir, data, out, split, pairs, windows, steps, seed, mode, refine, device, force, quiet):
     """Score a trained model with the benchmark of its kind and write a report folder: report.json,
     summary.md and PNG plots. Music: reconstruction, endpoint curves, smoothness, realism and pitch-class
     morph beside the data-space crossfade; lines: Mean Distance and Smoothness; MNIST: linear probe and
@@ -340,8 +343,10 @@ def eval_command(run_dir, data, out, split, pairs, steps, seed, mode, refine, de
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
-                                          device=device, force=force, mode=mode, refine=refine)
+    with _progress_bar(quiet, unit="window", desc="coding") as progress:
+        _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
+                                              device=device, force=force, mode=mode, refine=refine,
+                                              windows=windows, progress=progress)
     summary = folder / "summary.md"
     if summary.exists():
         click.echo(summary.read_text(), nl=False)

@@ -13,6 +13,7 @@ import torch
 from .checkpoint import CheckpointError, export_model, load_tensors, model_files, read_model_meta
 from .config import Config, ConfigError, config_from_dict
 from .data import Representation
+from .latent import latent_path, slerp
 from .models import Autoencoder
 from .refine import REFINE_LR
 from .score import Score
@@ -20,16 +21,16 @@ from .score import Score
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between codes a and b (d,) at fractions t (k,), as MusicVAE does;
-    straight lines where the two directions (nearly) coincide."""
-    na, nb = a / a.norm().clamp_min(1e-12), b / b.norm().clamp_min(1e-12)
-    omega = torch.arccos((na * nb).sum().clamp(-1.0, 1.0))
-    t = t[:, None]
-    if omega.abs() < 1e-4:
-        return (1 - t) * a + t * b
-    so = torch.sin(omega)
-    return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+def _bf16_refinement(device: torch.device) -> bool:
+    """Refine under bf16 autocast: on CPUs with native bf16 (AVX512-BF16, AMX) it halves the time and,
+    measured on 128 valid windows of the bundled model, moves onset F1 (+-1) and sounding pitch by under
+    0.001; elsewhere (older CPUs, GPUs, where fp32 is fast anyway) fp32."""
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = None
@@ -151,6 +152,12 @@ class TrainedModel:
         """
         return self._codes(self.windows_of(music), refine)[0]
 
+    def codes(self, windows: np.ndarray, refine: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(codes, expression codes or None), each (n, latent_dim), of uint8 windows (n, window, 4, 3):
+        what ``reconstruct`` and ``interpolate`` decode, for callers that reuse them (``decode_windows``
+        takes both back)."""
+        return self._codes(self.windows_of(windows), refine)
+
     def _codes(self, windows: np.ndarray, refine: int | None, joined: bool = False):
         """(codes, expression codes or None) of windows (n, window, 4, 3), each (n, latent_dim): refined
         for ``refine`` steps (None: the model's), and, for a model with ``expression_codes``, a second
@@ -161,7 +168,7 @@ class TrainedModel:
         n = len(windows)
         if joined:
             windows = np.asarray(windows).reshape(1, -1, 4, 3)
-        decode = self.autoencoder.decoder.decode_map if joined else self.autoencoder.decode
+        decode = self.refinement_decoder(joined)
         with torch.no_grad():
             z = (self.autoencoder.encoder if joined else self.autoencoder.encode)(self._inputs(windows))
         steps = self.refine_steps if refine is None else refine
@@ -180,6 +187,18 @@ class TrainedModel:
             return c.reshape(channels, n, positions).permute(1, 0, 2).reshape(n, channels * positions)
 
         return window_codes(notes), None if expression is None else window_codes(expression)
+
+    def refinement_decoder(self, joined: bool = False):
+        """codes -> logits, as refinement runs it (under bf16 autocast where ``_bf16_refinement``):
+        windows' codes (n, latent_dim), or with ``joined`` a song's code map."""
+        plain = self.autoencoder.decoder.decode_map if joined else self.autoencoder.decode
+        if not _bf16_refinement(self.device):
+            return plain
+
+        def decode(codes):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return plain(codes)
+        return decode
 
     def _logits(self, decode, codes: torch.Tensor, expression: torch.Tensor | None) -> torch.Tensor:
         """The decoder's logits, on the CPU, with the expression heads from ``expression``'s if given."""
@@ -312,16 +331,8 @@ class TrainedModel:
         a, b = self.windows_of(a), self.windows_of(b)
         joined = joined and self.autoencoder.fully_convolutional
         (za, ea), (zb, eb) = self._codes(a, refine, joined), self._codes(b, refine, joined)
-        t = torch.linspace(0.0, 1.0, steps, device=za.device)
-
-        def path(za, zb):  # (steps, n, latent_dim)
-            if za is None:
-                return None
-            if mode == "lerp":
-                return (1 - t)[:, None, None] * za[None] + t[:, None, None] * zb[None]
-            return torch.stack([slerp(za[i], zb[i], t) for i in range(len(za))], dim=1)
-
-        paths, expression = path(za, zb), path(ea, eb)  # the expression codes on their own path
+        paths = latent_path(za, zb, steps, mode)  # (steps, n, latent_dim)
+        expression = None if ea is None else latent_path(ea, eb, steps, mode)  # on their own path
         if joined:
             out = self.decode_joined(paths, temperature, seed, expression)  # each step one sequence
         else:
@@ -383,4 +394,4 @@ class TrainedModel:
             return None
 
 
-__all__ = ["PRETRAINED", "TrainedModel", "export_model", "load_autoencoder", "model_files", "slerp"]
+__all__ = ["PRETRAINED", "TrainedModel", "export_model", "latent_path", "load_autoencoder", "model_files", "slerp"]

@@ -86,6 +86,11 @@ def test_blend_writes_every_file(model_dir, tmp_path, cli):
     # the model carries its training corpus's realism reference, so every step is judged against it
     steps_scored = record["metrics"]["steps"]
     assert len(steps_scored) == 8 and 0 <= record["metrics"]["realism"] <= 1
+    path = record["metrics"]["path"]  # the listener-distance path scores
+    assert set(path) == {"linearity_error", "backward_movement", "first_step_share", "last_step_share",
+                         "worst_step_typicality"}
+    assert 0 <= path["linearity_error"] <= 1 and path["backward_movement"] >= 0
+    assert path["worst_step_typicality"] == min(s["realism"] for s in steps_scored[1:-1])
     assert all(0 <= s["realism"] <= 1 and set(s["onsets_per_window"]) == {"P1", "P2", "TR", "NO"}
                and set(s["sounding_share"]) == {"P1", "P2", "TR", "NO"} and isinstance(s["warnings"], list)
                for s in steps_scored)

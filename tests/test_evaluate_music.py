@@ -9,7 +9,20 @@ from nesinterp.evaluate.music import REPORT_FILES, EvalError, corpus_windows, wr
 from nesinterp.interpolate import TrainedModel
 
 
-VOICE_SCORES = {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy"}
+VOICE_SCORES = {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy",
+                "pitch_onset_f1_tol1", "pitch_onset_ratio", "reattack_f1_tol1", "reattack_ratio"}
+PATH_FIGURES = ("linearity_error", "backward_movement", "first_step_share", "last_step_share",
+                "worst_step_typicality", "realism", "pitch_class_morph", "monotonicity_violations", "step_smoothness")
+
+
+def assert_interval(entry: dict, key: str) -> None:
+    """Beside figure ``key`` its 95 % interval [low, high], around it (both None where undefined)."""
+    value, ci = entry[key], entry[f"{key}_ci95"]
+    assert isinstance(ci, list) and len(ci) == 2, key
+    if value is None:
+        return
+    assert ci[0] is not None and ci[0] <= ci[1], key
+    assert ci[0] - 1e-3 <= value <= ci[1] + 1e-3, (key, value, ci)
 
 
 def test_evaluate_music_scores_a_split(tiny_model):
@@ -19,7 +32,13 @@ def test_evaluate_music_scores_a_split(tiny_model):
     assert report["songs"] == 2 and report["windows"] == 12  # 2 songs x 384 frames / 64
     # the report.json contract: one row per model and per baseline, the same scores per voice
     rows = {r["name"]: r for r in report["rows"]}
-    assert [r["kind"] for r in report["rows"]] == ["model"] + ["baseline"] * 5
+    assert [r["kind"] for r in report["rows"]] == ["model"] * 3 + ["baseline"] * 5
+    # costs in bits: the code at float32, then at 8 and 4 bits a number; baselines' states at their entropy
+    assert [r["cost_bits"] for r in report["rows"][:3]] == [32 * model.latent_dim, 8 * model.latent_dim,
+                                                           4 * model.latent_dim]
+    entropy = sum(report["state_entropy_bits"].values())
+    assert rows["hold_every_4"]["cost_bits"] == pytest.approx(16 * entropy, rel=1e-3)
+    assert rows["always_rest"]["cost_bits"] == 0
     assert set(rows) >= {"always_rest", "constant_note", "hold_every_2", "hold_every_4", "hold_every_8"}
     assert report["rows"][0]["cost_numbers"] == model.latent_dim
     assert rows["hold_every_4"]["cost_numbers"] == 64 and rows["always_rest"]["cost_numbers"] == 0
@@ -27,14 +46,24 @@ def test_evaluate_music_scores_a_split(tiny_model):
         assert set(row["voices"]) == {"P1", "P2", "TR", "NO", "mean"}
         for scores in row["voices"].values():
             assert VOICE_SCORES <= set(scores)
-            assert all(scores[k] is None or 0 <= scores[k] <= 1 for k in VOICE_SCORES - {"onset_ratio"})
+            assert all(scores[k] is None or 0 <= scores[k] <= 1
+                       for k in VOICE_SCORES - {"onset_ratio", "pitch_onset_ratio", "reattack_ratio"})
+            for key in VOICE_SCORES:
+                assert_interval(scores, key)
+        assert_interval(row, "realism")
+    assert rows["always_rest"]["voices"]["TR"]["reattack_f1_tol1"] is None  # the triangle has no re-attacks
     assert rows["always_rest"]["voices"]["P1"]["onset_f1_tol1"] == 0.0
     # the baselines order as they must: holding every 2nd frame keeps more onsets than every 8th
     assert rows["hold_every_2"]["voices"]["mean"]["onset_f1_tol1"] > rows["hold_every_8"]["voices"]["mean"]["onset_f1_tol1"]
     assert report["interpolation"]["crossfade"]["monotonicity_violations"] == 0
-    for method in ("latent", "crossfade"):
+    switch = report["interpolation"]["switch"]
+    assert switch["first_step_share"] == 0 and switch["backward_movement"] == 0
+    assert switch["linearity_error"] > report["interpolation"]["crossfade"]["linearity_error"]
+    for method in ("latent", "crossfade", "switch"):
         scores = report["interpolation"][method]
         assert 0 <= scores["realism"] <= 1 and 0 <= scores["pitch_class_morph"] <= 1
+        for key in PATH_FIGURES:
+            assert_interval(scores, key)
         curve = scores["endpoint_distance_a"]
         assert len(curve["mean"]) == 5 and curve["mean"][0] == 0.0
         assert all(lo <= hi for lo, hi in zip(curve["p25"], curve["p75"]))
@@ -45,11 +74,17 @@ def test_evaluate_music_scores_a_split(tiny_model):
     for name in ("latent_mid_path", "crossfade_mid_path", "always_rest", "constant_note", "random_notes",
                  "reconstructions", "hold_every_2"):
         assert 0 <= real[name]["score"] <= 1 and set(real[name]["voices"]) == {"P1", "P2", "TR", "NO"}
+        assert_interval(real[name], "score")
+        assert all(assert_interval(real[name]["voices"] | {f"{v}_ci95": ci for v, ci in
+                                                             real[name]["voices_ci95"].items()}, v) is None
+                   for v in ("P1", "P2", "TR", "NO"))
     assert real["always_rest"]["score"] < real["real_heldout"]["score"]
     json.dumps(report, allow_nan=False)
 
     with_corpus = evaluate_music(model, split, pairs=2, steps=3, corpus=split, corpus_limit=5)
     assert with_corpus["realism"]["reference"]["windows"] == 5
+    sampled = evaluate_music(model, split, pairs=2, steps=3, windows=4)  # an even sample of the windows
+    assert sampled["windows"] == 4 and sampled["windows_in_split"] == 12 and sampled["songs"] == 2
 
 
 def fake_split(lengths) -> Split:
@@ -110,7 +145,8 @@ def test_eval_command_writes_a_music_report(cli, tiny_model, tmp_path):
     result = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "--split", "train", "--pairs", "4",
                  "--steps", "4", "-o", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert "| realism (higher is better) |" in result.stdout and "| always rest | 0 |" in result.stdout
+    assert "| realism of the inner steps (higher is better) |" in result.stdout
+    assert "| always rest | 0 | 0 |" in result.stdout and "| linearity error" in result.stdout
     lerp = cli("eval", tiny_model, "--data", tiny_model.parent / "data", "--split", "train", "--pairs", "2",
                "--steps", "3", "-o", tmp_path / "lerp", "--device", "cpu", "--mode", "lerp", "--refine", "2")
     assert lerp.returncode == 0, lerp.stderr

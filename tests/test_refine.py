@@ -70,13 +70,13 @@ def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
 def test_the_step_size_the_decoding_was_calibrated_for_is_used(model, windows):
     lr = model.meta["refine_lr"]  # recorded beside refine_steps by calibrate_onsets.py --write
     assert lr == REFINE_LR and model.refine_lr == lr and model.describe()["refine_lr"] == lr
-    rep, ae = model.representation, model.autoencoder
+    rep, decode = model.representation, model.refinement_decoder()
     codes, w = model.encode(windows[:2], refine=0), torch.from_numpy(windows[:2])
-    assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr))
+    assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(decode, rep, codes, w, 3, lr))
     model.refine_lr = lr / 4  # as a model calibrated for smaller steps loads
     try:
-        assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr / 4))
-        assert not torch.equal(model.encode(windows[:2], refine=3), refine_codes(ae.decode, rep, codes, w, 3, lr))
+        assert torch.equal(model.encode(windows[:2], refine=3), refine_codes(decode, rep, codes, w, 3, lr / 4))
+        assert not torch.equal(model.encode(windows[:2], refine=3), refine_codes(decode, rep, codes, w, 3, lr))
     finally:
         model.refine_lr = lr
 

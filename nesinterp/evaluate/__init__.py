@@ -9,17 +9,19 @@ from pathlib import Path
 
 from .lines import evaluate_lines, write_lines_report
 from .mnist import evaluate_mnist
-from .music import VOICES, evaluate_music, held_out_windows, write_music_report
+from .music import DEFAULT_WINDOWS, VOICES, evaluate_music, held_out_windows, write_music_report
 from .report import EvalError, report_dir
 
 
 def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: int = 64, steps: int = 8,
                  seed: int = 0, device: str = "cpu", force: bool = False,
-                 mode: str = "slerp", refine: int | None = None) -> tuple[str, dict, Path]:
+                 mode: str = "slerp", refine: int | None = None, windows: int | None = DEFAULT_WINDOWS,
+                 progress=None) -> tuple[str, dict, Path]:
     """Score a run directory (or model files) with the benchmark of its kind and write the report folder
     (default RUN_DIR/eval). ``data``: the dataset (music: a prepared folder; mnist: the IDX folder),
     default the run config's data.path; ``mode``: the music interpolation path, slerp or lerp; ``refine``:
-    music codes refined by this many steps (None: the model's own). Returns
+    music codes refined by this many steps (None: the model's own); ``windows``: music windows scored
+    (None or 0: all); ``progress(done, total)``: called as music windows are coded. Returns
     (kind, report, out_dir)."""
     from ..checkpoint import CheckpointError, read_model_meta
     from ..config import ConfigError, config_from_dict
@@ -38,7 +40,7 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
         model = TrainedModel.load(run_dir, device=device)
         dataset = data if data is not None else cfg.data.path
         report = write_music_report(model, dataset, out_dir, split=split, pairs=pairs, steps=steps, seed=seed,
-                                    force=force, mode=mode, refine=refine)
+                                    force=force, mode=mode, refine=refine, windows=windows, progress=progress)
         return "music", report, out_dir
     if cfg.data.kind == "lines":
         return "lines", write_lines_report(run_dir, out_dir, device=device, force=force), out_dir

@@ -5,37 +5,45 @@ between unseen windows compare with the data-space crossfade; and the set-level 
 against the training corpus. ``write_music_report`` is what ``nesinterp eval RUN_DIR`` writes:
 report.json, summary.md and two PNGs.
 
-report.json's contract for other tools: ``rows``, one entry per model and per baseline, each
-``{"name", "kind": "model"|"baseline", "cost_numbers", "voices": {"P1": {"onset_f1", "onset_f1_tol1",
-"onset_ratio", "pitch_accuracy_sounding", "note_accuracy", "loudness_ratio", "volume_error", "timbre_accuracy", ...}, ...,
-"mean": {...}}, "realism"}``;
-``realism`` with ``real_heldout``, ``latent_mid_path``, ``crossfade_mid_path``, ``always_rest``,
-``constant_note``, ``random_notes``, ``reconstructions`` and the hold baselines, each a
-``metrics.realism.realism`` entry (score, per voice, per feature); ``interpolation`` with the path
-scores of ``latent`` and ``crossfade``. Numbers that are undefined are null.
+report.json's contract for other tools (docs/scores.md, section 5, lists every key): ``rows``, one
+entry per model (its code as used, then at 8 and 4 bits per number) and per baseline, each ``{"name",
+"kind": "model"|"baseline", "cost_numbers", "cost_bits", "voices": {"P1": {"onset_f1_tol1",
+"pitch_onset_f1_tol1", "reattack_f1_tol1", "pitch_accuracy_sounding", ...}, ..., "mean": {...}},
+"realism"}``; ``interpolation`` with the path scores of ``latent``, ``crossfade`` and ``switch``;
+``realism`` with a ``metrics.realism.realism`` entry per set. Beside every figure ``X`` its 95 %
+bootstrap interval over songs, ``X_ci95``: [low, high]. Numbers that are undefined are null.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import warnings
 
 import numpy as np
+import torch
 
 from ..data import score_windows
+from ..latent import latent_path
+from ..jsonio import plain, rounded
 from ..metrics import (
     crossfade_path, endpoint_curves, monotonicity_violations, random_notes, reconstruction_baselines,
-    reconstruction_scores, step_smoothness,
+    step_smoothness,
 )
-from ..metrics.music import pitch_class_morph
-from ..metrics.realism import RealismReference, realism
-from ..jsonio import plain, rounded
+from ..metrics.baselines import baseline_cost_bits, state_entropy_bits
+from ..metrics.intervals import REPLICATES, bootstrap_weights, group_mean_interval, group_sums, interval, resample
+from ..metrics.music import pitch_class_morph, reconstruction_tallies, scores_from_tallies, voice_table
+from ..metrics.paths import path_scores, switch_path
+from ..metrics.realism import (
+    APPLIES, FEATURES, RealismReference, realism, realism_scores, window_features,
+)
+from .music_files import plot_endpoint_curves, plot_interpolations, summary_markdown
 from .report import EvalError, check_writable, json_writer, text_writer, write_report_files
 
 VOICES = ("P1", "P2", "TR", "NO")
 CORPUS_WINDOWS = 20000  # at most this many corpus windows make the realism reference (evenly spread, no seed)
 REPORT_FILES = ("report.json", "summary.md", "endpoint_curves.png", "interpolations.png")
-PLOTTED_INTERPOLATIONS = 3
+DEFAULT_WINDOWS = 384  # held-out windows scored by default (evenly spread): refining codes is the cost
+QUANTISED_BITS = (8, 4)  # the model's code also scored at these bits per number
+RANGE_WINDOWS = 1024  # train windows whose encoder codes give the range quantised codes span
 
 
 def held_out_windows(split, window: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +95,15 @@ def corpus_realism_reference(split, window: int, limit: int = CORPUS_WINDOWS) ->
 
 
 
+def evaluation_windows(windows: np.ndarray, owner: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``limit`` of the held-out windows (None or 0: all), evenly spaced through the split and
+    always the same ones, with the song of each."""
+    if not limit or len(windows) <= limit:
+        return windows, owner
+    chosen = np.floor(np.linspace(0, len(windows) - 1, limit)).astype(np.int64)
+    return windows[chosen], owner[chosen]
+
+
 def _curve_band(curves: np.ndarray) -> dict:
     """Mean and quartiles over paths of per-step curves (paths, steps)."""
     return {"mean": [rounded(v) for v in curves.mean(axis=0)],
@@ -94,8 +111,116 @@ def _curve_band(curves: np.ndarray) -> dict:
             "p75": [rounded(v) for v in np.percentile(curves, 75, axis=0)]}
 
 
+def _ci(bounds) -> list:
+    return [rounded(bounds[0]), rounded(bounds[1])]
+
+
+def _centred(replicates: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The interval (2, ...) of an overlap-based figure: the replicates' central 95 % moved so that
+    their median sits on the set's own figure, within [0, 1]. An overlap is concave in the histogram,
+    so a resampled set (songs drawn twice, others left out) overlaps less on average than the set
+    itself; the percentile interval would then lie below the figure it qualifies."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shift = np.asarray(point, np.float64) - np.nanmedian(replicates, axis=0)
+    return np.clip(interval(replicates) + shift, 0.0, 1.0)
+
+
+class _Songs:
+    """The bootstrap over songs: each window's (or path's) song, renumbered 0..songs-1, and the
+    replicates' weights, shared by every figure of a report so that their intervals are paired."""
+
+    def __init__(self, owner: np.ndarray, seed: int):
+        self.songs, self.of_window = np.unique(owner, return_inverse=True)
+        self.weights = bootstrap_weights(len(self.songs), seed=seed)
+
+    def index(self, owner: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.songs, owner)
+
+    def realism(self, x: np.ndarray, group: np.ndarray, reference: RealismReference) -> dict:
+        """``realism(x, reference)`` with intervals: score_ci95, voices_ci95, features_ci95."""
+        counts = reference.bin_counts(window_features(x), group, len(self.songs))
+        entry = realism(x, reference)
+        reps = reference.overlap_from_counts(resample(self.weights, counts))
+        total = counts.sum(axis=0)
+        entry["score_ci95"] = _ci(_centred(realism_scores(reps), realism_scores(reference.overlap_from_counts(total))))
+        voice = _centred(realism_scores(reps, per_voice=True), realism_scores(reference.overlap_from_counts(total), True))
+        entry["voices_ci95"] = {v: _ci(voice[:, i]) for i, v in enumerate(VOICES)}
+        feature = _centred(reps, reference.overlap_from_counts(total))
+        entry["features_ci95"] = {v: {f: _ci(feature[:, i, j]) for j, f in enumerate(FEATURES) if APPLIES[i, j]}
+                                  for i, v in enumerate(VOICES)}
+        return entry
+
+    def reconstruction(self, output: np.ndarray, windows: np.ndarray) -> dict:
+        """``reconstruction_scores`` with an ``X_ci95`` beside every figure ``X``."""
+        per_song = {k: group_sums(v, self.of_window, len(self.songs))
+                    for k, v in reconstruction_tallies(output, windows).items()}
+        table = voice_table(scores_from_tallies({k: v.sum(axis=0) for k, v in per_song.items()}))
+        reps = scores_from_tallies({k: resample(self.weights, v) for k, v in per_song.items()})
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a score no voice defines: NaN
+            for key, values in reps.items():
+                bounds = interval(values)
+                for i, v in enumerate(VOICES):
+                    table[v][f"{key}_ci95"] = _ci(bounds[:, i])
+                table["mean"][f"{key}_ci95"] = _ci(interval(np.nanmean(values, axis=1)))
+        return table
+
+    def path_entry(self, stack: np.ndarray, song_a: np.ndarray, reference: RealismReference) -> tuple[dict, dict]:
+        """The path scores of paths (steps, pairs, T, 4, 3) whose A windows come from ``song_a``: each
+        the mean over paths with its interval, the realism of the inner steps, the endpoint curves; and
+        the inner steps' full realism entry (None without inner steps)."""
+        steps, pairs = stack.shape[:2]
+        group = self.index(song_a)
+        paths = [[stack[k, j] for k in range(steps)] for j in range(pairs)]
+        per_path = dict(path_scores(stack, reference))
+        per_path["monotonicity_violations"] = np.array([monotonicity_violations(p) for p in paths], np.float64)
+        per_path["step_smoothness"] = np.array([step_smoothness(p) for p in paths])
+        if steps > 2:
+            per_path["pitch_class_morph"] = pitch_class_morph(stack)[1:-1].mean(axis=0)
+        entry = {}
+        for key, values in per_path.items():
+            defined = np.isfinite(values)
+            entry[key] = rounded(values[defined].mean()) if defined.any() else None
+            entry[f"{key}_ci95"] = _ci(group_mean_interval(values, group, self.weights))
+        inner = stack[1:-1].reshape(-1, *stack.shape[2:])
+        real = self.realism(inner, np.tile(group, steps - 2), reference) if steps > 2 else None
+        entry["realism"], entry["realism_ci95"] = (real["score"], real["score_ci95"]) if real else (None, None)
+        curves = [endpoint_curves(p) for p in paths]
+        entry["endpoint_distance_a"] = _curve_band(np.array([c[0] for c in curves]))
+        entry["endpoint_distance_b"] = _curve_band(np.array([c[1] for c in curves]))
+        return entry, real
+
+
+def quantised(codes: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: int) -> torch.Tensor:
+    """``codes`` at ``bits`` bits per number: uniform levels over [low, high] (per dimension, the
+    encoder's range on train), values outside clipped to it."""
+    levels = 2 ** bits - 1
+    span = (high - low).clamp_min(1e-12)
+    return low + torch.round((codes.clamp(low, high) - low) / span * levels) / levels * span
+
+
+def _coded(model, windows: np.ndarray, refine, batch: int, progress) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every window's codes (and expression codes), ``batch`` windows at a time, with progress."""
+    codes, expression = [], []
+    for i in range(0, len(windows), batch):
+        z, e = model.codes(windows[i:i + batch], refine)
+        codes.append(z)
+        expression.append(e)
+        if progress is not None:
+            progress(min(i + batch, len(windows)), len(windows))
+    return torch.cat(codes), None if expression[0] is None else torch.cat(expression)
+
+
+def _decoded(model, codes, expression, batch: int) -> np.ndarray:
+    return np.concatenate([model.decode_windows(codes[i:i + batch],
+                                                expression=None if expression is None else expression[i:i + batch])
+                           for i in range(0, len(codes), batch)])
+
+
 def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, corpus,
-                 corpus_limit: int, mode: str = "slerp", refine: int | None = None
+                 corpus_limit: int, mode: str = "slerp", refine: int | None = None,
+                 windows_limit: int | None = DEFAULT_WINDOWS, progress=None
                  ) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """The report of ``evaluate_music``, the latent paths (steps, pairs, T, 4, 3) and the song of each
     path's A and B (for the pictures)."""
@@ -106,62 +231,77 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
         raise EvalError(f"steps must be at least 2 (it counts both endpoints), not {steps}")
     if pairs < 1:
         raise EvalError(f"pairs must be at least 1, not {pairs}")
-    windows, owner = held_out_windows(split, model.window)
-    recon = np.concatenate([model.reconstruct(windows[i:i + batch], refine) for i in range(0, len(windows), batch)])
+    all_windows, all_owner = held_out_windows(split, model.window)
+    windows, owner = evaluation_windows(all_windows, all_owner, windows_limit)
+    if len(np.unique(owner)) < 2:
+        raise EvalError(f"the {len(windows)} windows scored come from one song; interpolating needs two "
+                        "(score more windows)")
 
     # The realism reference: the corpus (typically the train split), else the held-out windows themselves.
-    reference_windows = corpus_windows(corpus, model.window, corpus_limit) if corpus is not None else windows
+    reference_windows = corpus_windows(corpus, model.window, corpus_limit) if corpus is not None else all_windows
     if corpus is not None and len(reference_windows) == 0:
         raise EvalError(f"corpus split {getattr(corpus, 'name', '?')!r} has no songs to take a realism reference from")
     reference = RealismReference.from_windows(reference_windows)
+    entropy = state_entropy_bits(reference_windows)
 
-    # Reconstruction: the model and every baseline scored by the same code against the real windows
-    # (volumes included, so re-attacks count).
-    refined = (model.refine_steps if refine is None else refine) > 0
-    codes_per_window = 2 if model.expression_codes and refined else 1  # expression codes: a second code
-    rows = [{"name": model.describe().get("name") or "model", "kind": "model",
-             "cost_numbers": codes_per_window * model.latent_dim,
-             "voices": reconstruction_scores(recon, windows), "realism": realism(recon, reference)["score"]}]
-    outputs = {"reconstructions": recon}
-    for name, (output, cost) in reconstruction_baselines(windows).items():
-        rows.append({"name": name, "kind": "baseline", "cost_numbers": cost,
-                     "voices": reconstruction_scores(output, windows), "realism": realism(output, reference)["score"]})
-        outputs[name] = output
+    # Codes once for every scored window: reconstructions, quantised codes and the paths' ends reuse them.
+    codes, expression = _coded(model, windows, refine, batch, progress)
+    recon = _decoded(model, codes, expression, batch)
+    songs = _Songs(owner, seed)
+    numbers = (1 if expression is None else 2) * model.latent_dim  # expression codes: a second code
+    name = model.describe().get("name") or "model"
+    realism_sets = {}
+
+    def row(row_name, kind, output, cost_numbers, cost_bits, set_name):
+        real = realism_sets[set_name] = songs.realism(output, songs.of_window, reference)
+        return {"name": row_name, "kind": kind, "cost_numbers": cost_numbers, "cost_bits": cost_bits,
+                "voices": songs.reconstruction(output, windows), "realism": real["score"],
+                "realism_ci95": real["score_ci95"]}
+
+    rows = [row(name, "model", recon, numbers, 32 * numbers, "reconstructions")]
+    # the encoder's range on train (its own codes, unrefined), for codes at fewer bits
+    sample = reference_windows[np.floor(np.linspace(0, len(reference_windows) - 1,
+                                                    min(RANGE_WINDOWS, len(reference_windows)))).astype(np.int64)]
+    encoded = torch.cat([model.codes(sample[i:i + batch], 0)[0] for i in range(0, len(sample), batch)])
+    low, high = encoded.min(dim=0).values, encoded.max(dim=0).values
+    for bits in QUANTISED_BITS:
+        q = _decoded(model, quantised(codes, low, high, bits),
+                     None if expression is None else quantised(expression, low, high, bits), batch)
+        rows.append(row(f"{name}, code at {bits} bits", "model", q, numbers, bits * numbers,
+                        f"reconstructions_{bits}_bits"))
+    for base, (output, cost) in reconstruction_baselines(windows).items():
+        rows.append(row(base, "baseline", output, cost, rounded(baseline_cost_bits(cost // 4, entropy)), base))
 
     rng = np.random.default_rng(seed)
     a_idx, b_idx = interpolation_pairs(owner, pairs, rng)
-    latent = model.interpolate(windows[a_idx], windows[b_idx], steps, mode, refine=refine)  # (steps, pairs, T, 4, 3)
+    za, zb = codes[a_idx], codes[b_idx]
+    ea, eb = (None, None) if expression is None else (expression[a_idx], expression[b_idx])
+    path = latent_path(za, zb, steps, mode).reshape(steps * pairs, -1)
+    path_e = None if ea is None else latent_path(ea, eb, steps, mode).reshape(steps * pairs, -1)
+    latent = _decoded(model, path, path_e, batch).reshape(steps, pairs, *windows.shape[1:])
     fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
                     axis=1)
+    switch = np.stack(switch_path(windows[a_idx], windows[b_idx], steps))
 
-    def path_scores(stack):  # stack: (steps, pairs, T, 4, 3)
-        paths = [[stack[k, j] for k in range(steps)] for j in range(stack.shape[1])]
-        smooth = np.array([step_smoothness(p) for p in paths])
-        curves = [endpoint_curves(p) for p in paths]
-        return {"monotonicity_violations": round(float(np.mean([monotonicity_violations(p) for p in paths])), 3),
-                "step_smoothness": rounded(np.nanmean(smooth)) if not np.all(np.isnan(smooth)) else None,
-                "realism": realism(stack[1:-1].reshape(-1, *stack.shape[2:]), reference)["score"],
-                "pitch_class_morph": rounded(pitch_class_morph(stack)[1:-1].mean()) if steps > 2 else None,
-                "endpoint_distance_a": _curve_band(np.array([c[0] for c in curves])),
-                "endpoint_distance_b": _curve_band(np.array([c[1] for c in curves]))}
-
-    sets = {"real_heldout": windows,
-            "latent_mid_path": latent[1:-1].reshape(-1, *latent.shape[2:]),
-            "crossfade_mid_path": fade[1:-1].reshape(-1, *fade.shape[2:]),
-            "random_notes": random_notes(windows, seed)}
-    sets.update(outputs)
+    for name_, x in (("real_heldout", windows), ("random_notes", random_notes(windows, seed))):
+        realism_sets[name_] = songs.realism(x, songs.of_window, reference)
+    interpolation = {"pairs": pairs, "steps": steps}
+    for method, stack in (("latent", latent), ("crossfade", fade), ("switch", switch)):
+        interpolation[method], realism_sets[f"{method}_mid_path"] = songs.path_entry(stack, owner[a_idx], reference)
     report = {
         "windows": int(len(windows)),
-        "songs": len(split),
+        "windows_in_split": int(len(all_windows)),
+        "songs": int(len(songs.songs)),
+        "songs_in_split": len(split),
+        "state_entropy_bits": {v: rounded(entropy[i]) for i, v in enumerate(VOICES)},
         "rows": rows,
-        "interpolation": {"pairs": pairs, "steps": steps, "latent": path_scores(latent),
-                          "crossfade": path_scores(fade)},
+        "interpolation": interpolation,
         "realism": {
             "reference": {"split": getattr(corpus, "name", None) if corpus is not None else getattr(split, "name", None),
                           "windows": int(len(reference_windows)), "typicality": rounded(reference.typicality)},
             "method": "overlap of per-voice feature distributions with the reference's (10 quantile bins and "
                       "one for undefined), geometric mean over the scored features; see nesinterp.metrics.realism",
-            **{name: realism(x, reference) for name, x in sets.items()},
+            **realism_sets,
         },
     }
     return report, latent, owner[a_idx], owner[b_idx]
@@ -169,136 +309,24 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
 def evaluate_music(model, split, pairs: int = 64, steps: int = 8, seed: int = 0, batch: int = 256,
                    corpus=None, corpus_limit: int = CORPUS_WINDOWS, mode: str = "slerp",
-                   refine: int | None = None) -> dict:
-    """Score ``model`` on every window of ``split`` beside the baselines, and ``pairs`` interpolations
-    between windows of different songs beside the crossfade (the module docstring has the layout).
+                   refine: int | None = None, windows: int | None = DEFAULT_WINDOWS, progress=None) -> dict:
+    """Score ``model`` on ``windows`` windows of ``split`` (evenly spread; None or 0: every window) beside
+    the baselines, and ``pairs`` interpolations between windows of different songs beside the crossfade
+    and the abrupt switch (the module docstring has the layout), every figure with its 95 % bootstrap
+    interval over songs.
 
     Realism is judged against ``corpus`` (a Split, typically the train split; at most ``corpus_limit``
-    of its windows, evenly spaced) or, without one, against ``split`` itself."""
-    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit, mode, refine)[0]
+    of its windows, evenly spaced) or, without one, against ``split`` itself. ``progress(done, total)``
+    is called as the windows are coded."""
+    return _score_music(model, split, pairs, steps, seed, batch, corpus, corpus_limit, mode, refine,
+                        windows, progress)[0]
 
 
 # --- the report folder -------------------------------------------------------------------------------
 
-def _plot_endpoint_curves(report: dict, path: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    interp = report["interpolation"]
-    k = np.arange(interp["steps"])
-    fig = Figure(figsize=(7.0, 4.5))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    for method, style in (("latent", "-"), ("crossfade", "--")):
-        for end, color in (("a", "tab:blue"), ("b", "tab:orange")):
-            curve = interp[method][f"endpoint_distance_{end}"]
-            mean, lo, hi = (np.array(curve[q], dtype=float) for q in ("mean", "p25", "p75"))
-            ax.plot(k, mean, style, color=color, marker="o", ms=3, label=f"{method}: d_{end.upper()}(k)")
-            ax.fill_between(k, lo, hi, color=color, alpha=0.12 if method == "latent" else 0.06, lw=0)
-    ax.set_xlabel("step k")
-    ax.set_ylabel("share of (frame, voice) cells differing")
-    ax.set_title(f"Endpoint distance, mean over {interp['pairs']} pairs (band: 25-75 %)", fontsize=10)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xticks(k)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-def _plot_interpolations(latent: np.ndarray, song_a, song_b, split, path: Path) -> None:
-    """Piano rolls of the first few latent paths, one plot_piano_roll row block per path, stacked."""
-    import matplotlib.image
-
-    from ..render import plot_piano_roll
-    from ..score import Score
-
-    steps = latent.shape[0]
-    blocks = []
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        for j in range(min(PLOTTED_INTERPOLATIONS, latent.shape[1])):
-            names = (split.songs[song_a[j]].name[:24], split.songs[song_b[j]].name[:24])
-            titles = [f"A~ {names[0]}" if k == 0 else f"B~ {names[1]}" if k == steps - 1 else f"t={k / (steps - 1):.2f}"
-                      for k in range(steps)]
-            scores = [Score(np.ascontiguousarray(latent[k, j]), f"pair-{j}-step-{k}", "nesinterp eval")
-                      for k in range(steps)]
-            png = plot_piano_roll(scores, Path(scratch) / f"pair-{j}.png", titles)
-            blocks.append(matplotlib.image.imread(png))
-    width = max(b.shape[1] for b in blocks)
-    blocks = [np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0)), constant_values=1.0) for b in blocks]
-    matplotlib.image.imsave(path, np.concatenate(blocks, axis=0))
-
-
-def _cell(x, fmt="{:.3f}"):
-    return "n/a" if x is None else fmt.format(x)
-
-
-def _voice_table(rows, key: str, title: str, cost: bool = False) -> list[str]:
-    head = "| " + title + " |" + (" numbers per window |" if cost else "") + " P1 | P2 | TR | NO | mean |"
-    lines = [head, "|---|" + ("---:|" if cost else "") + "---:|" * 5]
-    for row in rows:
-        cells = [_cell(row["voices"][v][key]) for v in (*VOICES, "mean")]
-        label = f"**{row['name']}**" if row["kind"] == "model" else row["name"].replace("_", " ")
-        lines.append(f"| {label} |" + (f" {row['cost_numbers']} |" if cost else "") + " " + " | ".join(cells) + " |")
-    return lines + [""]
-
-
-def _summary_markdown(report: dict) -> str:
-    interp, real = report["interpolation"], report["realism"]
-    lat, fade = interp["latent"], interp["crossfade"]
-    model, args = report["model"], report["arguments"]
-    rows = report["rows"]
-    ref = real["reference"]
-    lines = [
-        f"# Music evaluation: {model.get('name') or model.get('source')}",
-        "",
-        f"Model `{model.get('source')}` (step {model.get('step')}, latent {model.get('latent_dim')}, codes refined "
-        f"by {args.get('refine_steps', 0)} steps), split `{args['split']}` of `{args['dataset']}`: {report['songs']} songs, {report['windows']} windows. "
-        "Reconstructions are scored against the real windows (volumes included, so re-attacks count), beside "
-        "baselines computed by the same code on the same windows; numbers per window: the model's latent "
-        "size, a baseline's kept notes.",
-        "",
-        *_voice_table(rows, "onset_f1_tol1", "onset F1 (+-1 frame)", cost=True),
-        *_voice_table(rows, "pitch_accuracy_sounding", "pitch accuracy on sounding frames"),
-        *_voice_table(rows, "onset_ratio", "onsets predicted / true (1 = right count)"),
-        *_voice_table(rows, "onset_f1", "onset F1 (exact frame)"),
-        *_voice_table(rows, "loudness_ratio", "loudness: mean volume while sounding, predicted / true (1 = as loud)"),
-        *_voice_table(rows, "volume_error", "volume error: mean abs. difference (of 15) where the note is right"),
-        *_voice_table(rows, "timbre_accuracy", "duty cycle (noise: mode) right where the note is right"),
-        *_voice_table(rows, "note_accuracy", "extra: per-frame note accuracy (rests count)"),
-        f"Realism: overlap of per-voice feature distributions with {ref['windows']} `{ref['split']}` windows "
-        "(1 = indistinguishable; geometric mean over onset rate, sounding share, pitch range, note length, "
-        "re-attack rate, volume change and pitch-class entropy).",
-        "",
-        "| set | realism | P1 | P2 | TR | NO |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name in ("real_heldout", "reconstructions", "latent_mid_path", "crossfade_mid_path",
-                 *[r["name"] for r in rows if r["kind"] == "baseline"], "random_notes"):
-        entry = real[name]
-        lines.append(f"| {name.replace('_', ' ')} | {_cell(entry['score'])} | "
-                     + " | ".join(_cell(entry["voices"][v]) for v in VOICES) + " |")
-    lines += [
-        "",
-        f"Interpolation: {interp['pairs']} pairs of windows from different songs, {interp['steps']} steps each "
-        f"(endpoints included, {args.get('interpolation_mode', 'slerp')}); realism of the inner steps.",
-        "",
-        "| inner steps | latent | crossfade |",
-        "|---|---:|---:|",
-        f"| realism (higher is better) | {_cell(lat['realism'])} | {_cell(fade['realism'])} |",
-        f"| monotonicity violations per path (lower is better) | {_cell(lat['monotonicity_violations'], '{:.2f}')} "
-        f"| {_cell(fade['monotonicity_violations'], '{:.2f}')} |",
-        f"| step smoothness (0 = even steps, about 1 = abrupt) | {_cell(lat['step_smoothness'])} "
-        f"| {_cell(fade['step_smoothness'])} |",
-        f"| pitch-class morph cosine (1 = follows the mixture) | {_cell(lat['pitch_class_morph'])} "
-        f"| {_cell(fade['pitch_class_morph'])} |",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs: int = 64, steps: int = 8,
-                       seed: int = 0, force: bool = False, mode: str = "slerp", refine: int | None = None) -> dict:
+                       seed: int = 0, force: bool = False, mode: str = "slerp", refine: int | None = None,
+                       windows: int | None = DEFAULT_WINDOWS, progress=None) -> dict:
     """Score ``model`` on ``split`` of the dataset at ``dataset_dir`` (realism against its train split),
     its codes refined by ``refine`` steps (None: the model's own, as blend does), and write report.json, summary.md, endpoint_curves.png and interpolations.png into ``out_dir``.
 
@@ -312,21 +340,22 @@ def write_music_report(model, dataset_dir, out_dir, split: str = "valid", pairs:
     held_out = dataset.split(split)
     corpus = dataset.split("train") if "train" in dataset.splits else None
     scores, latent, song_a, song_b = _score_music(model, held_out, pairs, steps, seed, 256, corpus, CORPUS_WINDOWS,
-                                                  mode, refine)
+                                                  mode, refine, windows, progress)
     report = {
         "tool": "nesinterp eval",
         "model": model.describe(),
         "arguments": {"dataset": str(dataset_dir), "split": split, "pairs": pairs, "steps": steps, "seed": seed,
                       "interpolation_mode": mode, "corpus_split": corpus.name if corpus is not None else None,
-                      "refine_steps": model.refine_steps if refine is None else refine},
+                      "refine_steps": model.refine_steps if refine is None else refine,
+                      "windows": windows or None, "bootstrap_replicates": REPLICATES},
         **scores,
         "files": list(REPORT_FILES),
     }
     report = plain(report)  # as the file holds it: plain types, None for anything not a number
     write_report_files(out_dir, {
         "report.json": json_writer(report),
-        "summary.md": text_writer(_summary_markdown(report)),
-        "endpoint_curves.png": lambda path: _plot_endpoint_curves(report, path),
-        "interpolations.png": lambda path: _plot_interpolations(latent, song_a, song_b, held_out, path),
+        "summary.md": text_writer(summary_markdown(report)),
+        "endpoint_curves.png": lambda path: plot_endpoint_curves(report, path),
+        "interpolations.png": lambda path: plot_interpolations(latent, song_a, song_b, held_out, path),
     }, force)
     return report
