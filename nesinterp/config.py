@@ -39,6 +39,8 @@ class DataConfig:
     transpose: int = 0  # music: random transposition within +-N semitones, kept inside each voice's range
     expressive: bool = False  # music: also model velocity and timbre
     onsets: bool = False  # music: an onset flag per voice in and out (notes re-triggered where it fires)
+    notes: str = "frames"  # music: "frames" (a note class per frame) or "events" (rest / hold / onset at a pitch)
+    swap_pulses: bool = False  # music: P1 and P2 swapped in a random half of each batch
     valid_split: str = "valid"
 
     def __post_init__(self):
@@ -46,6 +48,10 @@ class DataConfig:
             raise ConfigError(f"data.kind must be nesmdb, mnist or lines, not {self.kind!r}")
         if self.window < 1 or self.transpose < 0:
             raise ConfigError("data.window must be positive and data.transpose not negative")
+        if self.notes not in ("frames", "events"):
+            raise ConfigError(f"data.notes must be frames or events, not {self.notes!r}")
+        if self.notes == "events" and self.onsets:
+            raise ConfigError("data.notes events carry their onsets: set data.onsets false")
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,17 @@ class AcaiConfig:
     # music: weight of the decoded mixes' note loss on the cells both mixed windows share (the same note,
     # or both silent): what two songs share, their blend keeps (MusicTask.agreement_loss)
     agreement_weight: float = 0.0
+    hard: bool = False  # music: the critic sees hard decodes (straight-through), not probabilities
+    # the critic's first-scale width (doubling per scale up to 4x it); 0: the autoencoder's own widths.
+    # The critic reads twice the batch and is back-propagated twice: at the model's width it is over half
+    # of a CPU step's time
+    critic_width: int = 0
 
     def __post_init__(self):
         if self.agreement_weight < 0:
             raise ConfigError("acai.agreement_weight must not be negative")
+        if self.critic_width < 0:
+            raise ConfigError("acai.critic_width must not be negative")
 
 
 @dataclass(frozen=True)

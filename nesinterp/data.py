@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from nesinterp.articulation import articulate, note_level_classes, onset_decisions, onset_flags
+from nesinterp.events import EVENT_CLASSES, event_notes, event_targets
 from nesinterp.score import MAX_TIMBRE, NOTE_RANGE, Field, Score, Voice
 
 VOICE_CLASSES = tuple(NOTE_RANGE[v][1] - NOTE_RANGE[v][0] + 2 for v in Voice)  # silent + notes: 77 77 89 17
@@ -54,8 +55,15 @@ class Representation:
     # when expressive: per voice (the triangle's unused), logits added per volume step before a volume is
     # picked, so the decoded volumes are as loud on average as the real ones (chosen on valid)
     volume_tilt: tuple = (0.0, 0.0, 0.0, 0.0)
+    # "frames": a note class per frame (v1, v2); "events": rest / hold / onset at a pitch per frame (v3,
+    # ``nesinterp.events``), which needs no onset head, thresholds or biases
+    notes: str = "frames"
 
     def __post_init__(self):
+        if self.notes not in ("frames", "events"):
+            raise ValueError(f"notes must be frames or events, not {self.notes!r}")
+        if self.notes == "events" and self.onsets:
+            raise ValueError("notes as events carry their onsets: onsets must be off")
         threshold = tuple(float(t) for t in self.onset_threshold)  # JSON gives a list
         if len(threshold) != 4 or not all(0.0 < t < 1.0 for t in threshold):
             raise ValueError(f"onset_threshold must be 4 probabilities in (0, 1), not {self.onset_threshold!r}")
@@ -73,22 +81,33 @@ class Representation:
         """What model.json stores to rebuild this representation."""
         return {"window": self.window, "expressive": self.expressive, "onsets": self.onsets,
                 "onset_threshold": list(self.onset_threshold), "sounding_bias": list(self.sounding_bias),
-                "volume_tilt": list(self.volume_tilt)}
+                "volume_tilt": list(self.volume_tilt), "notes": self.notes}
+
+    @property
+    def events(self) -> bool:
+        return self.notes == "events"
+
+    @property
+    def note_classes(self) -> tuple:
+        """Classes of each voice's note head: a note per frame, or an event (``nesinterp.events``)."""
+        return EVENT_CLASSES if self.events else VOICE_CLASSES
 
     @property
     def channels(self) -> int:
         extra = len(Voice) if self.onsets else 0
         if self.expressive:
             extra += 3 * VELOCITY_CLASSES + sum(TIMBRE_CLASSES)
-        return NOTE_CHANNELS + extra
+        return sum(self.note_classes) + extra
 
     def targets(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
         """Class indices from uint8 windows (B, T, 4, 3): notes (B, 4, T); with onsets a boolean (B, 4, T);
         when expressive velocity (B, 3, T) for P1, P2, NO and timbre (B, 4, T)."""
-        table = NOTE_TO_CLASS.to(windows.device)
-        notes = windows[..., Field.NOTE].long()
-        classes = torch.stack([table[v][notes[:, :, v]] for v in Voice], dim=1)
-        out = {"notes": classes}
+        if self.events:
+            out = {"notes": event_targets(windows)}
+        else:
+            table = NOTE_TO_CLASS.to(windows.device)
+            notes = windows[..., Field.NOTE].long()
+            out = {"notes": torch.stack([table[v][notes[:, :, v]] for v in Voice], dim=1)}
         if self.onsets:
             out["onsets"] = onset_flags(windows)
         if self.expressive:
@@ -98,7 +117,7 @@ class Representation:
 
     def one_hot(self, targets: dict[str, torch.Tensor], dtype=torch.float32) -> torch.Tensor:
         """(B, channels, T) one-hot input from class indices (onsets as 0/1 flags)."""
-        parts = [torch.nn.functional.one_hot(targets["notes"][:, v], VOICE_CLASSES[v]) for v in Voice]
+        parts = [torch.nn.functional.one_hot(targets["notes"][:, v], self.note_classes[v]) for v in Voice]
         if self.onsets:
             parts.append(targets["onsets"].permute(0, 2, 1).long())
         if self.expressive:
@@ -109,12 +128,7 @@ class Representation:
     def split_logits(self, logits: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """Per-head logits from the decoder's (B, channels, T) output: notes, velocity and timbre as lists
         of (B, classes, T), onsets as one (B, 4, T) of per-voice logits."""
-        sizes = list(VOICE_CLASSES)
-        if self.onsets:
-            sizes.append(len(Voice))
-        if self.expressive:
-            sizes += [VELOCITY_CLASSES] * 3 + list(TIMBRE_CLASSES)
-        parts = list(torch.split(logits, sizes, dim=1))
+        parts = list(torch.split(logits, self._sizes(), dim=1))
         out = {"notes": parts[:4]}
         rest = parts[4:]
         if self.onsets:
@@ -127,7 +141,7 @@ class Representation:
     def with_expression(self, logits: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """``logits`` (B, channels, T) with the volume and timbre heads taken from ``expression`` (the
         same shape): notes and onsets read from one code, the expression from another."""
-        first = NOTE_CHANNELS + (len(Voice) if self.onsets else 0)
+        first = sum(self.note_classes) + (len(Voice) if self.onsets else 0)
         return torch.cat([logits[:, :first], expression[:, first:]], dim=1)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -140,6 +154,43 @@ class Representation:
         for name in ("velocity", "timbre"):
             parts += [p.softmax(dim=1) for p in heads.get(name, [])]
         return torch.cat(parts, dim=1)
+
+    def _sizes(self) -> list[int]:
+        sizes = list(self.note_classes) + ([len(Voice)] if self.onsets else [])
+        return sizes + ([VELOCITY_CLASSES] * 3 + list(TIMBRE_CLASSES) if self.expressive else [])
+
+    def hard(self, logits: torch.Tensor) -> torch.Tensor:
+        """The decoded window as one-hot channels (B, channels, ...) like the input: each head's most
+        likely class (an onset flag where its logit is positive)."""
+        parts = []
+        for i, part in enumerate(torch.split(logits, self._sizes(), dim=1)):
+            if self.onsets and i == len(Voice):
+                parts.append((part > 0).to(logits.dtype))
+            else:
+                parts.append(torch.nn.functional.one_hot(part.argmax(dim=1), part.shape[1]).movedim(-1, 1).to(logits.dtype))
+        return torch.cat(parts, dim=1)
+
+    def straight_through(self, logits: torch.Tensor) -> torch.Tensor:
+        """``hard`` decodes forward, ``probabilities``' gradient backward: what ACAI's critic sees of a
+        decoded window when it is to judge what will be played, not a blur of probabilities."""
+        soft = self.probabilities(logits)
+        return self.hard(logits) + soft - soft.detach()
+
+    def chooser(self, temperature: float = 0.0, generator: torch.Generator | None = None):
+        """A ``choose(logits (B, channels)) -> one-hot (B, channels)`` for frame-by-frame decoding
+        (``CausalHead.generate``): each head's argmax, or a draw at ``temperature``."""
+        sizes = self._sizes()
+
+        def choose(frame: torch.Tensor) -> torch.Tensor:
+            if temperature <= 0:
+                return self.hard(frame)
+            parts = []
+            for part in torch.split(frame.float(), sizes, dim=1):
+                probs = (part / temperature).softmax(dim=1)
+                pick = torch.multinomial(probs.cpu(), 1, generator=generator).to(part.device)[:, 0]
+                parts.append(torch.nn.functional.one_hot(pick, part.shape[1]).to(frame.dtype))
+            return torch.cat(parts, dim=1)
+        return choose
 
     def decode(self, logits: torch.Tensor, temperature: float = 0.0,
                generator: torch.Generator | None = None) -> np.ndarray:
@@ -154,19 +205,25 @@ class Representation:
             flat = probs.reshape(-1, probs.shape[-1])
             return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:2])
 
-        fire = None
+        fire = events = None
         if self.onsets:
             fire = onset_decisions(heads["onsets"].cpu(), self.onset_threshold, temperature, generator)
+        if self.events:  # one decision per voice and frame: rest, hold, or an onset at a pitch
+            events = event_notes(torch.stack([pick(heads["notes"][v].cpu()) for v in Voice], dim=1))
+            fire = events[1].permute(0, 2, 1)
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
         for v in Voice:
             lg = heads["notes"][v].cpu()
-            if fire is not None:  # note by note, starting where the onset head fires
+            if events is not None:
+                note = events[0][:, :, v]
+                cls = None
+            elif fire is not None:  # note by note, starting where the onset head fires
                 cls = note_level_classes(lg, fire[:, v], temperature, generator, self.sounding_bias[v])
             else:
                 cls = pick(lg)
-            lo = NOTE_RANGE[v][0]
-            note = torch.where(cls > 0, cls + lo - 1, torch.zeros_like(cls))
+            if cls is not None:
+                note = torch.where(cls > 0, cls + NOTE_RANGE[v][0] - 1, torch.zeros_like(cls))
             out[:, :, v, Field.NOTE] = note
             sounding = note > 0
             if self.expressive:

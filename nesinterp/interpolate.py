@@ -15,22 +15,10 @@ from .config import Config, ConfigError, config_from_dict
 from .data import Representation
 from .latent import latent_path, slerp
 from .models import Autoencoder
-from .refine import REFINE_LR
+from .refine import REFINE_LR, bf16_refinement
 from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-
-
-def _bf16_refinement(device: torch.device) -> bool:
-    """Refine under bf16 autocast: on CPUs with native bf16 (AVX512-BF16, AMX) it halves the time and,
-    measured on 128 valid windows of the bundled model, moves onset F1 (+-1) and sounding pitch by under
-    0.001; elsewhere (older CPUs, GPUs, where fp32 is fast anyway) fp32."""
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = None
@@ -189,10 +177,10 @@ class TrainedModel:
         return window_codes(notes), None if expression is None else window_codes(expression)
 
     def refinement_decoder(self, joined: bool = False):
-        """codes -> logits, as refinement runs it (under bf16 autocast where ``_bf16_refinement``):
+        """codes -> logits, as refinement runs it (under bf16 autocast where ``refine.bf16_refinement``):
         windows' codes (n, latent_dim), or with ``joined`` a song's code map."""
-        plain = self.autoencoder.decoder.decode_map if joined else self.autoencoder.decode
-        if not _bf16_refinement(self.device):
+        plain = self.autoencoder.decode_map if joined else self.autoencoder.decode
+        if not bf16_refinement(self.device):
             return plain
 
         def decode(codes):
@@ -200,8 +188,17 @@ class TrainedModel:
                 return plain(codes)
         return decode
 
-    def _logits(self, decode, codes: torch.Tensor, expression: torch.Tensor | None) -> torch.Tensor:
-        """The decoder's logits, on the CPU, with the expression heads from ``expression``'s if given."""
+    def _logits(self, codes: torch.Tensor, expression: torch.Tensor | None, joined: bool = False,
+                temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The decoder's logits of codes (or, ``joined``, code maps), on the CPU, with the expression heads
+        from ``expression``'s if given. A causal head decodes frame by frame: greedily, or drawing each
+        frame at ``temperature`` (then the logits are the draws, so reading them back picks the same)."""
+        ae = self.autoencoder
+        if ae.head is not None:
+            choose = self.representation.chooser(temperature, generator)
+            logits = ae.generate(codes, choose, joined).float().cpu()
+            return self.representation.hard(logits) * 1e4 if temperature > 0 else logits
+        decode = ae.decode_map if joined else ae.decode
         logits = decode(codes).float().cpu()
         if expression is None:
             return logits
@@ -221,9 +218,9 @@ class TrainedModel:
         """uint8 windows (n, window, 4, 3) of codes (n, latent_dim): argmax, or sampled at
         ``temperature`` with ``seed``; volumes and timbres from ``expression`` codes if given."""
         device = lambda c: torch.as_tensor(c, dtype=torch.float32).to(self.device)  # noqa: E731
-        logits = self._logits(self.autoencoder.decode, device(codes),
-                              None if expression is None else device(expression))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        logits = self._logits(device(codes), None if expression is None else device(expression),
+                              temperature=temperature, generator=gen)
         return self.representation.decode(logits, temperature=temperature, generator=gen)
 
     def decode(self, codes, temperature: float = 0.0, seed: int | None = None) -> list[Score]:
@@ -289,9 +286,9 @@ class TrainedModel:
 
         single = len(codes.shape) == 2
         k, n = (1, codes.shape[0]) if single else tuple(codes.shape[:2])
-        logits = self._logits(self.autoencoder.decoder.decode_map, code_map(codes),
-                              None if expression is None else code_map(expression))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        logits = self._logits(code_map(codes), None if expression is None else code_map(expression), True,
+                              temperature, gen)
         out = self.representation.decode(logits, temperature=temperature, generator=gen)
         out = out.reshape(k, n, self.window, 4, 3)
         return out[0] if single else out

@@ -32,12 +32,19 @@ class ModelConfig:
     latent_layout: str = "flat"  # "flat": one vector; "temporal": latent_dim numbers as positions x channels
     block: str = "plain"  # "plain": two convolutions per scale; "residual": dilated (1, 2) residual blocks
     upsample: str = "nearest"  # decoder: "nearest" (ACAI's) or "learned" (transposed convolution)
+    # conv1d: "none" (the decoder's last convolution gives every frame's logits) or "causal" (music v3: an
+    # autoregressive head over the decoder's features and the frames decoded before, ``event_head``)
+    head: str = "none"
+    head_width: int = 128
+    head_layers: int = 5  # dilations 1, 2, 4, ...: a receptive field of 2^layers frames
+    head_dropout: float = 0.3  # teacher forcing: each true previous frame hidden with this probability
+    head_blank: float = 0.25  # and every previous frame of a window with this one
 
     def __post_init__(self):
         if self.kind not in ("conv1d", "acai2d"):
             raise ValueError(f"model.kind must be conv1d or acai2d, not {self.kind!r}")
         for name, allowed in (("latent_layout", ("flat", "temporal")), ("block", ("plain", "residual")),
-                              ("upsample", ("nearest", "learned"))):
+                              ("upsample", ("nearest", "learned")), ("head", ("none", "causal"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"model.{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("width", "max_width", "scales", "latent_dim", "latent_channels", "kernel"):
@@ -212,9 +219,17 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.window = window
+        self.head = None
         if cfg.kind == "conv1d":
             self.encoder = Encoder1d(cfg, channels, window, cfg.latent_dim)
-            self.decoder = Decoder1d(cfg, channels, window)
+            if cfg.head == "causal":
+                from .event_head import CausalHead
+
+                self.decoder = Decoder1d(cfg, cfg.width, window)  # features per frame for the head
+                self.head = CausalHead(cfg.width, channels, cfg.head_width, cfg.head_layers, cfg.head_dropout,
+                                       cfg.head_blank)
+            else:
+                self.decoder = Decoder1d(cfg, channels, window)
             self.latent_shape: tuple[int, ...] = (latent_grid(cfg, window) if cfg.latent_layout == "temporal"
                                                   else (cfg.latent_dim,))
         else:
@@ -246,7 +261,22 @@ class Autoencoder(nn.Module):
         return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+        """Logits of codes (B, d); with a causal head, from the code alone (no frame before known)."""
+        out = self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+        return out if self.head is None else self.head(out, None)
+
+    def decode_map(self, z: torch.Tensor) -> torch.Tensor:
+        """Temporal latents: logits of a code map (B, channels, positions) of any length (``decode``)."""
+        out = self.decoder.decode_map(z)
+        return out if self.head is None else self.head(out, None)
+
+    def generate(self, z: torch.Tensor, choose, joined: bool = False) -> torch.Tensor:
+        """Logits as decoded frame by frame (a causal head; ``CausalHead.generate``) of codes (B, d), or
+        with ``joined`` of a code map (B, channels, positions); ``decode`` for a model without one."""
+        if self.head is None:
+            return self.decode_map(z) if joined else self.decode(z)
+        features = self.decoder.decode_map(z) if joined else self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+        return self.head.generate(features, choose)
 
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
         """Decoded outputs (pairs, steps, ...) at evenly spaced points of the straight line from each
@@ -258,13 +288,18 @@ class Autoencoder(nn.Module):
         return out.reshape(len(za), steps, *out.shape[1:])
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor | None = None):
-        """Codes, reconstruction and, given ``alpha``, the decoded ACAI mixes, in one forward pass."""
+        """Codes, reconstruction and, given ``alpha``, the decoded ACAI mixes, in one forward pass. With a
+        causal head the reconstruction hears the true frames before (teacher forcing, some hidden while
+        training), the mixes nothing but their code."""
         z = self.encode(x)
-        if alpha is None:
-            return z, self.decode(z), None
-        z_mix = acai_mix(z, alpha.to(z.dtype))
-        both = self.decode(torch.cat([z, z_mix]))
-        return z, both[: len(z)], both[len(z):]
+        codes = z if alpha is None else torch.cat([z, acai_mix(z, alpha.to(z.dtype))])
+        if self.head is None:
+            both = self.decode(codes)
+            return z, both[: len(z)], None if alpha is None else both[len(z):]
+        features = self.decoder(codes.reshape(codes.shape[0], *self.latent_shape))
+        previous = self.head.shift(x)
+        recon = self.head(features[: len(z)], self.head.masked(previous) if self.training else previous)
+        return z, recon, None if alpha is None else self.head(features[len(z):], None)
 
 
 class Critic(nn.Module):

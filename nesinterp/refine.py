@@ -44,6 +44,18 @@ EXPRESSION_WEIGHT = 1 / 16
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 
 
+def bf16_refinement(device: torch.device) -> bool:
+    """Refine under bf16 autocast: on CPUs with native bf16 (AVX512-BF16, AMX) it halves the time and,
+    measured on 128 valid windows of the bundled model, moves onset F1 (+-1) and sounding pitch by under
+    0.001; elsewhere (older CPUs, GPUs, where fp32 is fast anyway) fp32."""
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def refinement_loss(rep, logits: torch.Tensor, targets: dict, objective: str = "notes") -> torch.Tensor:
     """Per item (B,): the decoder's cross-entropy of ``targets`` (``rep.targets`` of the windows) under
     ``logits`` (B, channels, T), each head averaged over frames: ``objective`` "notes" weighs the notes

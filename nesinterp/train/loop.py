@@ -78,7 +78,9 @@ class Trainer:
         self.ae = Autoencoder(cfg.model, self.task.channels, self.task.window).to(self.device)
         if cfg.train.init_from and not resuming:
             self.ae.load_state_dict(initial_weights(cfg, self.task.channels, self.task.window))
-        self.critic = Critic(cfg.model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
+        critic_model = (replace(cfg.model, width=cfg.acai.critic_width, max_width=min(cfg.model.max_width, 4 * cfg.acai.critic_width))
+                        if cfg.acai.critic_width else cfg.model)
+        self.critic = Critic(critic_model, self.task.channels, self.task.window).to(self.device) if cfg.acai.enabled else None
         self.regularizer = REGULARIZERS.get(cfg.regularizer.kind)  # None: regularizer.kind is none
         adversary = self.regularizer.adversary if self.regularizer else None
         reg_dim = self.ae.regularizer_samples(torch.zeros(1, self.ae.latent_dim)).shape[1]
@@ -106,7 +108,7 @@ class Trainer:
         x, targets = self.task.batch(cfg.train.batch, gen)
         batch = x.shape[0]
         alpha = acai_alpha(batch, gen, self.device) if self.critic is not None else None
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.use_amp else nullcontext()
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.use_amp else nullcontext()
         with autocast:
             z, out, mix_out = self.ae_run(x, alpha)
             recon = self.task.recon_loss(out, targets, x)

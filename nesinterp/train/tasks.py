@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..articulation import onset_flags
-from ..data import TIMBRE_CLASSES, VELOCITY_CLASSES, VOICE_CLASSES, Representation, ResidentSplit, transpose
+from ..data import TIMBRE_CLASSES, VELOCITY_CLASSES, Representation, ResidentSplit, transpose
 from ..errors import TrainError
 
 CALIBRATION_WINDOWS = 2048
@@ -31,7 +31,7 @@ class MusicTask:
             train = dataset.split("train")
         except DatasetError as exc:
             raise TrainError(str(exc)) from None
-        self.rep = Representation(cfg.data.window, cfg.data.expressive, cfg.data.onsets)
+        self.rep = Representation(cfg.data.window, cfg.data.expressive, cfg.data.onsets, notes=cfg.data.notes)
         self.cfg = cfg
         try:
             self.train = ResidentSplit.from_split(train, cfg.data.window, device)
@@ -54,7 +54,7 @@ class MusicTask:
         of a uniform guess, log(classes); the onset flags are weighted for their rarity (positive weight
         sqrt(negatives / positives) per voice, from the train split) and divided by their loss at
         probability 1/2, so every head starts near 1 and none outweighs the others by its size."""
-        out = {"notes": [math.log(c) for c in VOICE_CLASSES], "velocity": math.log(VELOCITY_CLASSES),
+        out = {"notes": [math.log(c) for c in self.rep.note_classes], "velocity": math.log(VELOCITY_CLASSES),
                "timbre": [math.log(c) if c > 1 else None for c in TIMBRE_CLASSES]}
         if self.rep.onsets:
             gen = torch.Generator(device=self.train.device).manual_seed(12345)
@@ -106,6 +106,9 @@ class MusicTask:
     def batch(self, n: int, gen: torch.Generator):
         windows = self.train.sample(n, gen)
         windows = transpose(windows, self.cfg.data.transpose, gen)
+        if self.cfg.data.swap_pulses:  # P1 and P2 play alike: swap them in a random half of the batch
+            swap = torch.rand(len(windows), generator=gen, device=windows.device) < 0.5
+            windows = torch.where(swap[:, None, None, None], windows[:, :, [1, 0, 2, 3]], windows)
         targets = self.rep.targets(windows)
         return self.rep.one_hot(targets), targets
 
@@ -166,6 +169,10 @@ class MusicTask:
         return torch.stack(hits).mean()
 
     def critic_view(self, logits: torch.Tensor) -> torch.Tensor:
+        """What the critic sees of a decoded window: the probabilities, or with ``acai.hard`` the hard
+        decode (straight-through: its gradient is the probabilities')."""
+        if self.cfg.acai.hard:
+            return self.rep.straight_through(logits)
         return self.rep.probabilities(logits)
 
 

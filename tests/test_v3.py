@@ -1,0 +1,128 @@
+"""Music model v3: notes as decisions (nesinterp.events), the causal head that hears what it has played
+(nesinterp.event_head), and a small v3 model trained end to end and used as blend uses it."""
+
+import numpy as np
+import pytest
+import torch
+
+from nesinterp.data import Representation
+from nesinterp.event_head import CausalHead
+from nesinterp.events import EVENT_CLASSES, FIRST_ONSET, HOLD, REST, event_notes, event_targets
+from nesinterp.metrics import reconstruction_scores
+
+
+def window(p1, vol=None, frames=None) -> np.ndarray:
+    frames = frames or len(p1)
+    w = np.zeros((1, frames, 4, 3), np.uint8)
+    w[0, :, 0, 0] = p1
+    w[0, :, 0, 1] = vol if vol is not None else np.where(np.asarray(p1) > 0, 8, 0)
+    return w
+
+
+def test_events_are_rest_hold_or_an_onset_at_a_pitch():
+    # a note, held; a re-attack of the same pitch (volume rising); a rest; another note
+    w = window([60, 60, 60, 60, 0, 62, 62], vol=[8, 7, 6, 9, 0, 8, 8])
+    events = event_targets(torch.from_numpy(w))[0, 0].tolist()
+    first = FIRST_ONSET + 60 - 33
+    assert events == [first, HOLD, HOLD, first, REST, first + 2, HOLD]
+    notes, onsets = event_notes(torch.tensor(events).view(1, 1, -1).expand(1, 4, -1).clone())
+    assert notes[0, :, 0].tolist() == [60, 60, 60, 60, 0, 62, 62]
+    assert onsets[0, :, 0].tolist() == [True, False, False, True, False, True, False]
+    # a hold with nothing to hold plays nothing
+    stray = torch.tensor([[HOLD, HOLD, FIRST_ONSET, HOLD, REST, HOLD]]).view(1, 1, -1).expand(1, 4, -1).clone()
+    assert event_notes(stray)[0][0, :, 0].tolist() == [0, 0, 33, 33, 0, 0]
+    assert EVENT_CLASSES == (78, 78, 90, 18)
+
+
+def test_events_representation_round_trips_windows_exactly():
+    rng = np.random.default_rng(0)
+    w = np.zeros((3, 32, 4, 3), np.uint8)
+    for v, (lo, hi) in enumerate(((33, 108), (33, 108), (21, 108), (1, 16))):
+        notes = np.repeat(rng.integers(lo, hi + 1, (3, 8)), 4, axis=1) * (rng.random((3, 32)) > 0.2)
+        w[:, :, v, 0] = notes
+        if v != 2:
+            w[:, :, v, 1] = np.where(notes > 0, rng.integers(1, 16, (3, 32)), 0)
+            w[:, :, v, 2] = np.where(notes > 0, rng.integers(0, 2, (3, 32)), 0)
+    rep = Representation(32, expressive=True, notes="events")
+    x = rep.one_hot(rep.targets(torch.from_numpy(w)))
+    assert x.shape == (3, rep.channels, 32) and rep.channels == sum(EVENT_CLASSES) + 3 * 16 + 11
+    out = rep.decode(x * 10)
+    scores = reconstruction_scores(out, w)["mean"]
+    assert scores["pitch_accuracy_sounding"] == 1.0 and scores["onset_f1"] == 1.0
+    np.testing.assert_array_equal(out[..., 0], w[..., 0])
+    # hard decodes are the input itself; straight-through keeps the probabilities' gradient
+    torch.testing.assert_close(rep.hard(x * 10), x)
+    logits = (x * 10).requires_grad_(True)
+    rep.straight_through(logits).sum().backward()
+    assert logits.grad is not None
+    with pytest.raises(ValueError, match="onsets must be off"):
+        Representation(32, onsets=True, notes="events")
+
+
+def test_causal_head_sees_only_the_frames_before():
+    torch.manual_seed(0)
+    head = CausalHead(features=6, channels=10, width=16, layers=3).eval()
+    feats, frames = torch.randn(2, 6, 20), torch.randn(2, 10, 20)
+    base = head(feats, head.shift(frames))
+    changed = frames.clone()
+    changed[:, :, 12] += 5.0  # frame 12 decoded differently: frames up to 12 cannot hear it
+    after = head(feats, head.shift(changed))
+    torch.testing.assert_close(after[..., :13], base[..., :13])
+    assert not torch.allclose(after[..., 13:], base[..., 13:])
+
+
+def test_frame_by_frame_generation_matches_teacher_forcing_on_its_own_choices():
+    torch.manual_seed(1)
+    head = CausalHead(features=6, channels=10, width=16, layers=4).eval()
+    feats = torch.randn(3, 6, 24)
+    rep_sizes = (4, 6)
+
+    def choose(frame):  # one-hot per head of sizes 4 and 6
+        parts = torch.split(frame, rep_sizes, dim=1)
+        return torch.cat([torch.nn.functional.one_hot(p.argmax(1), p.shape[1]).float() for p in parts], dim=1)
+
+    generated = head.generate(feats, choose)
+    chosen = torch.stack([choose(generated[:, :, t]) for t in range(24)], dim=2)
+    torch.testing.assert_close(head(feats, head.shift(chosen)), generated, atol=1e-5, rtol=1e-5)
+    # input dropout: whole frames hidden at about the asked rate, whole windows blank at theirs
+    head.dropout, head.blank = 0.5, 0.0
+    kept = head.masked(torch.ones(64, 10, 100)).mean().item()
+    assert 0.4 < kept < 0.6
+
+
+@pytest.fixture(scope="module")
+def v3_model(tmp_path_factory):
+    from data_prep.prep import PrepOptions, run_prep
+    from nesinterp.config import load_config
+    from nesinterp.train import train
+    from tests.conftest import ROOT
+
+    root = tmp_path_factory.mktemp("v3-model")
+    run_prep([str(ROOT / "nesinterp" / "examples")], root / "data", PrepOptions())
+    cfg = load_config("nesmdb-v3", [
+        f"data.path={root / 'data'}", "data.window=64", "model.width=8", "model.max_width=16",
+        "model.latent_dim=64", "model.head_width=16", "model.head_layers=3", "train.steps=30", "train.batch=8",
+        "train.log_every=10", "train.checkpoint_every=30", "train.sample_every=1000", "train.threads=1",
+        "train.device=cpu", "optim.warmup_steps=5"])
+    train(cfg, root / "run", progress=False)
+    return root / "run"
+
+
+def test_a_v3_model_trains_and_decodes_frame_by_frame(v3_model):
+    from nesinterp.interpolate import TrainedModel
+    model = TrainedModel.load(v3_model)
+    assert model.representation.events and model.autoencoder.head is not None
+    assert model.refine_steps == 0  # codes from the encoder alone
+    rng = np.random.default_rng(0)
+    w = np.zeros((2, 64, 4, 3), np.uint8)
+    w[:, :, 0, 0] = np.repeat(rng.integers(50, 70, (2, 16)), 4, axis=1)
+    w[:, :, 0, 1] = 8
+    recon = model.reconstruct(w)
+    assert recon.shape == w.shape and recon.dtype == np.uint8
+    path = model.interpolate(w[0], w[1], 5)
+    assert path.shape == (5, 64, 4, 3)
+    sampled = model.decode_windows(model.encode(w), temperature=1.0, seed=3)
+    again = model.decode_windows(model.encode(w), temperature=1.0, seed=3)
+    np.testing.assert_array_equal(sampled, again)
+    joined = model.decode_joined(model.encode_joined(np.concatenate([w, w])))
+    assert joined.shape == (4, 64, 4, 3)
