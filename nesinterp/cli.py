@@ -123,7 +123,7 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
       nesinterp train --run-dir runs/nesmdb --force     # start it over
       torchrun --nproc_per_node 2 -m nesinterp train    # several GPUs or processes
     """
-    from .config import load_config
+    from .config import config_choice, load_config
     from .train import is_main_process
     from .train import train as run_training
 
@@ -142,6 +142,9 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
                 raise UserError(f"{run_dir}: no such run directory to resume (no config.yaml)")
             cfg = load_config(saved, overrides)
         else:
+            note = config_choice(config_name)
+            if note:
+                click.echo(f"nesinterp: {note}", err=True)
             cfg = load_config(config_name, overrides)
             run_dir = run_dir or os.path.join("runs", cfg.name)
         last = run_training(cfg, run_dir, resume=resume, progress=not quiet, force=force)

@@ -234,15 +234,30 @@ def parse_override(text: str) -> tuple[str, str, object]:
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:
-    """A path, or the name of a bundled config (``tiny`` -> configs/tiny.yaml)."""
+    """A config file's path, or the name of a bundled config (``tiny`` -> configs/tiny.yaml). A folder is
+    never a config: ``nesinterp train`` beside a data folder named ``nesmdb/`` takes the bundled
+    nesmdb config. ``config_choice`` says which one a name that is both a file and a bundled name took."""
     path = Path(name_or_path)
-    if path.exists():
+    if path.is_file():
         return path
     bundled = CONFIG_DIR / f"{name_or_path}.yaml"
-    if bundled.exists():
+    if bundled.is_file():
         return bundled
-    raise ConfigError(f"{name_or_path}: no such config file (bundled: "
-                      f"{', '.join(sorted(p.stem for p in CONFIG_DIR.glob('*.yaml')))})")
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    if path.is_dir():
+        raise ConfigError(f"{name_or_path}: a folder, not a config file (bundled: {known})")
+    raise ConfigError(f"{name_or_path}: no such config file (bundled: {known})")
+
+
+def config_choice(name_or_path: str | Path) -> str | None:
+    """A note when ``name_or_path`` names both a file here and a bundled config (the file is taken), or a
+    folder here and a bundled config (the bundled one is taken); None when it is unambiguous."""
+    path, bundled = Path(name_or_path), CONFIG_DIR / f"{name_or_path}.yaml"
+    if not bundled.is_file() or not path.exists() or path.resolve() == bundled.resolve():
+        return None
+    if path.is_file():
+        return f"config {name_or_path!s}: the file {path}, not the bundled {bundled.name}"
+    return f"config {name_or_path!s}: the bundled {bundled.name} ({path} is a folder)"
 
 
 VARIANT_HELP = ("baseline (a plain autoencoder), acai, a latent regularizer (" +

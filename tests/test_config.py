@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from nesinterp.config import CONFIG_DIR, Config, ConfigError, load_config, parse_override
@@ -56,3 +58,23 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(cfg.to_yaml())
     assert load_config(path) == cfg
+
+
+def test_a_folder_is_never_a_config(tmp_path, monkeypatch, cli):
+    """`nesinterp prep nesmdb/` then `nesinterp train` in the same folder: the bundled nesmdb config, not
+    the data folder; a file named like a bundled config is taken, and the command says which it took."""
+    from nesinterp.config import config_choice, resolve_config_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nesmdb").mkdir()
+    assert resolve_config_path("nesmdb").name == "nesmdb.yaml"
+    assert "folder" in config_choice("nesmdb")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ConfigError, match="a folder, not a config file"):
+        resolve_config_path("other")
+    (tmp_path / "tiny").write_text("name: mine\ntrain:\n  steps: 1\n")
+    assert resolve_config_path("tiny") == Path("tiny")
+    assert "the file tiny, not the bundled tiny.yaml" in config_choice("tiny")
+    assert config_choice("mnist") is None
+    result = cli("train", "--config", "nesmdb", "--data", tmp_path / "no-data", cwd=tmp_path)
+    assert result.returncode == 2 and "is a folder" in result.stderr and "unreadable config" not in result.stderr
