@@ -128,6 +128,7 @@ class TrainConfig:
     note_weight: float = 1.0
     onset_weight: float = 1.0
     expression_weight: float = 1.0
+    ema: float = 0.0  # decay of the weights' moving average that the run exports (0.999: about the last 1000 steps; 0 = off)
     threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
     # start the autoencoder from a trained model's weights (a run directory, model file, or "pretrained"
     # for the bundled model) instead of at random: fine-tuning; its model section must match this one's
@@ -138,6 +139,8 @@ class TrainConfig:
             raise ConfigError("train.steps and train.eval_every must be >= 0 and train.batch >= 2 (ACAI mixes pairs)")
         if self.checkpoint_minutes < 0 or self.threads < 0:
             raise ConfigError("train.checkpoint_minutes and train.threads must be >= 0")
+        if not 0 <= self.ema < 1:
+            raise ConfigError("train.ema must be in [0, 1) (0 = no moving average)")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         if self.amp not in ("auto", "off", "bf16"):

@@ -126,3 +126,26 @@ def test_a_v3_model_trains_and_decodes_frame_by_frame(v3_model):
     np.testing.assert_array_equal(sampled, again)
     joined = model.decode_joined(model.encode_joined(np.concatenate([w, w])))
     assert joined.shape == (4, 64, 4, 3)
+
+
+def test_weight_average_exports_the_average_and_resumes_the_live_weights(tmp_path):
+    """train.ema: the run's model file holds the moving average, the checkpoint the live weights too, and
+    a resumed run continues from the live ones."""
+    from data_prep.prep import PrepOptions, run_prep
+    from nesinterp.checkpoint import load_tensors
+    from nesinterp.config import load_config
+    from nesinterp.train import Trainer, train
+    from tests.conftest import ROOT
+
+    run_prep([str(ROOT / "nesinterp" / "examples")], tmp_path / "data", PrepOptions())
+    over = [f"data.path={tmp_path / 'data'}", "train.steps=6", "train.checkpoint_every=3", "train.log_every=3",
+            "train.sample_every=1000", "train.ema=0.9"]
+    cfg = load_config("tiny", over)
+    train(cfg, tmp_path / "run", progress=False)
+    exported = load_tensors(tmp_path / "run" / "model.safetensors")
+    resumed = Trainer(cfg, tmp_path / "run", resume=True, progress=False)
+    live = resumed.ae.state_dict()
+    key = next(k for k in live if k.endswith("weight"))
+    assert not torch.equal(exported[key].float(), live[key].float())  # average and live weights differ
+    torch.testing.assert_close(resumed.ema.weights()[key].float(), exported[key].float())
+    resumed.lock.release()

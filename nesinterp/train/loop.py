@@ -27,6 +27,7 @@ from ..errors import NesinterpError, TrainError
 from ..jsonio import dumps
 from ..losses import REGULARIZERS, acai_alpha, acai_autoencoder_term, acai_blend, acai_critic_loss
 from ..models import Autoencoder, Critic
+from .ema import WeightAverage
 from .distributed import default_threads, distributed_from_env, leave, pick_device, replicated
 from .progress import append_metrics, open_tensorboard, plot_loss_curves, write_samples
 from .rundir import RunLock, is_trained, model_description, prepare_run_dir
@@ -92,6 +93,7 @@ class Trainer:
 
         self.step = 0
         self.metrics_offset = 0
+        self.ema = WeightAverage(self.ae, cfg.train.ema) if cfg.train.ema > 0 else None
         if resuming:
             self._load_checkpoint()
         # What the step calls: the modules themselves, or their DistributedDataParallel wrappers.
@@ -154,6 +156,8 @@ class Trainer:
         for opt in (self.opt_ae, self.opt_critic, self.opt_disc):
             if opt is not None:
                 opt.step()
+        if self.ema is not None:
+            self.ema.update(self.step)
         logs["loss"] = loss_ae
         if cfg.optim.schedule != "constant" or cfg.optim.warmup_steps:
             logs["lr"] = torch.tensor(learning_rate(cfg, self.step))
@@ -255,7 +259,8 @@ class Trainer:
         if calibrate is not None:  # onset thresholds, sounding biases, volume tilts: chosen on valid
             calibrate(self.ae)
         model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
-        write_checkpoint(self.run_dir, self.step, self.ae.state_dict(), model_meta, tensors, meta)
+        weights = self.ae.state_dict() if self.ema is None else self.ema.weights()  # what blends use
+        write_checkpoint(self.run_dir, self.step, weights, model_meta, tensors, meta)
         plot_loss_curves(self.run_dir, f"{self.cfg.name}: {self.run_dir.name}")
 
     def _state(self) -> tuple[dict, dict]:
@@ -269,6 +274,8 @@ class Trainer:
                 t, plain = optimizer_to_tensors(name, opt)
                 tensors.update(t)
                 meta["optimizers"][name] = plain
+        if self.ema is not None:
+            tensors.update(self.ema.live_tensors())
         tensors["rng.generator"] = self.gen.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         return tensors, meta
@@ -282,6 +289,8 @@ class Trainer:
         state = load_tensors(folder / "train_state.safetensors", self.device)
         try:
             self.ae.load_state_dict(weights)
+            if self.ema is not None:
+                self.ema.restore(weights, state)
             for name, module in (("critic", self.critic), ("disc", self.disc)):
                 if module is not None:
                     module.load_state_dict({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
