@@ -149,3 +149,15 @@ def test_weight_average_exports_the_average_and_resumes_the_live_weights(tmp_pat
     assert not torch.equal(exported[key].float(), live[key].float())  # average and live weights differ
     torch.testing.assert_close(resumed.ema.weights()[key].float(), exported[key].float())
     resumed.lock.release()
+
+
+def test_blend_with_a_v3_model_writes_midi_and_wav(v3_model, tmp_path, cli):
+    from tests.conftest import ROOT
+
+    a, b = ROOT / "nesinterp" / "examples" / "overworld.mid", ROOT / "nesinterp" / "examples" / "dungeon.mid"
+    out = tmp_path / "out"
+    r = cli("blend", a, b, "--steps", "3", "-o", out, "--model", v3_model, "--no-html", "--whole")
+    assert r.returncode == 0, r.stderr
+    record = __import__("json").loads((out / "blend.json").read_text())
+    assert record["refine_steps"] == 0 and record["joined"] is True
+    assert all((out / f"step-{k:02d}-of-03.{e}").exists() for k in range(3) for e in ("mid", "wav"))
