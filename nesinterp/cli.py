@@ -356,6 +356,31 @@ def eval_command(run_dir, data, out, split, pairs, windows, steps, seed, mode, r
     click.echo(str(folder))
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--out", type=click.Path(), required=True, help="Folder for model.safetensors and model.json.")
+@click.option("--full-precision", is_flag=True, help="Keep float32 weights (default: float16, half the size).")
+@click.option("--force", is_flag=True, help="Replace model files already in --out.")
+def export(run_dir, out, full_precision, force):
+    """Write a run's model as a small self-contained model folder, as the bundled model ships
+    (``blend --model DIR`` and ``eval DIR`` take it).
+
+    \b
+    Example:
+      nesinterp export runs/nesmdb-v3 -o my-model
+    """
+    from pathlib import Path
+
+    from .checkpoint import export_model, model_files, read_model_meta
+
+    _weights, meta_path = model_files(Path(run_dir))
+    read_model_meta(meta_path)  # a run with no readable model: one line, before anything is written
+    for name in ("model.safetensors", "model.json"):
+        if (Path(out) / name).exists() and not force:
+            raise UserError(f"{Path(out) / name} exists (use --force to replace it)")
+    click.echo(str(export_model(run_dir, out, half=not full_precision)))
+
+
 from .cli_bench import bench  # noqa: E402  (the bench group lives in its own module)
 
 main.add_command(bench)

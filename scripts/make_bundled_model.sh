@@ -32,7 +32,7 @@ else
     --set train.steps=1200 --set train.batch=128 --set optim.lr=3e-4 --set optim.schedule=cosine \
     --set optim.warmup_steps=100
 fi
-$BIN/python -c 'from nesinterp.interpolate import export_model; export_model("runs/bundled-cool", "runs/bundled/export")'
+$BIN/nesinterp export runs/bundled-cool -o runs/bundled/export --force
 # onset thresholds, sounding biases and volume tilts for codes refined by 40 steps (the expression from
 # codes of its own), as blend decodes them
 $BIN/python scripts/calibrate_onsets.py runs/bundled/export --data data/nesmdb --refine 40 --expression-codes --write

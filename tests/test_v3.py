@@ -161,3 +161,18 @@ def test_blend_with_a_v3_model_writes_midi_and_wav(v3_model, tmp_path, cli):
     record = __import__("json").loads((out / "blend.json").read_text())
     assert record["refine_steps"] == 0 and record["joined"] is True
     assert all((out / f"step-{k:02d}-of-03.{e}").exists() for k in range(3) for e in ("mid", "wav"))
+
+
+def test_export_command_writes_a_model_folder_blend_can_use(v3_model, tmp_path, cli):
+    from nesinterp.interpolate import TrainedModel
+
+    out = tmp_path / "exported"
+    r = cli("export", v3_model, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
+    assert TrainedModel.load(out).representation.events
+    again = cli("export", v3_model, "-o", out)
+    assert again.returncode == 2 and "exists" in again.stderr and again.stderr.count("\n") == 1
+    assert cli("export", v3_model, "-o", out, "--force", "--full-precision").returncode == 0
+    missing = cli("export", tmp_path / "nothing", "-o", tmp_path / "x")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
