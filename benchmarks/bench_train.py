@@ -5,6 +5,7 @@ config's whole steps at batch 64, 256 and 1024 in fp32 and bf16 (autocast) side 
 
     python benchmarks/bench_train.py [--data ../shared/data] [--device cpu|cuda] [--threads N]
     python benchmarks/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device cuda
+    python benchmarks/bench_train.py --recipe nesmdb-v3 --threads 2      # the v3 recipe as it trains
 
 Prints Markdown tables. Not part of the test run.
 """
@@ -48,7 +49,7 @@ def samples_per_second(cfg, run_dir: Path, steps: int, warmup: int = 3) -> float
 
 
 def precision_grid(config: str, dataset: Path, device: str, tmp: Path, steps: int,
-                   batches=(64, 256, 1024)) -> None:
+                   batches=(64, 256, 1024), sets=()) -> None:
     """Samples/s of ``config``'s whole training steps per batch size, fp32 beside bf16 autocast."""
     where = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"## {config}: whole training steps, samples/s ({where})\n")
@@ -58,9 +59,17 @@ def precision_grid(config: str, dataset: Path, device: str, tmp: Path, steps: in
         cells = []
         for amp in ("off", "bf16"):
             cfg = load_config(config, [f"data.path={dataset}", f"train.device={device}", f"train.batch={batch}",
-                                       f"train.amp='{amp}'"])
+                                       f"train.amp='{amp}'", *sets])
             cells.append(samples_per_second(cfg, tmp / f"grid-{batch}-{amp}", steps))
         print(f"| {batch} | {cells[0]:.0f} | {cells[1]:.0f} | {cells[1] / cells[0]:.2f} |", flush=True)
+
+
+def _prepared(data: Path, tmp: Path) -> Path:
+    """data/nesmdb when it is prepared, else the archive under ``data`` prepared into ``tmp``."""
+    if (ROOT / "data" / "nesmdb" / "manifest.json").exists():
+        return ROOT / "data" / "nesmdb"
+    run_prep([str(data / "nesmdb" / "nesmdb24_exprsco.tar.gz")], tmp / "nesmdb", PrepOptions(workers=os.cpu_count() or 1))
+    return tmp / "nesmdb"
 
 
 def regularizer_ms(kind: str, batch: int, dim: int, device, repeats: int) -> float:
@@ -91,9 +100,27 @@ def main() -> None:
     parser.add_argument("--grid", metavar="CONFIG", help="only the fp32/bf16 x batch table of this config")
     parser.add_argument("--batches", default="64,256,1024", help="--grid: comma-separated batch sizes")
     parser.add_argument("--dataset", type=Path, help="a prepared NES-MDB dataset (instead of preparing --data's archive)")
+    parser.add_argument("--recipe", metavar="CONFIG", help="only this config's whole steps as it trains (its batch, "
+                        "its precision), median of --repeats runs: e.g. nesmdb-v3, the default recipe")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="--grid, --recipe: a config override; repeatable")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.recipe:
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset = args.dataset or _prepared(args.data, Path(tmp))
+            cfg = load_config(args.recipe, [f"data.path={dataset}", f"train.device={args.device}",
+                                            f"train.threads={args.threads}", *args.set])
+            runs = sorted(samples_per_second(cfg, Path(tmp) / f"recipe-{i}", args.steps) for i in range(args.repeats))
+            where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
+            print(f"## {args.recipe} as it trains ({where}, batch {cfg.train.batch}, amp {cfg.train.amp}"
+                  f"{', ' + ' '.join(args.set) if args.set else ''})\n")
+            print(f"| {args.repeats} runs of {args.steps} steps | median | min | max |")
+            print("|---|---:|---:|---:|")
+            print(f"| windows/s | {runs[len(runs) // 2]:.0f} | {runs[0]:.0f} | {runs[-1]:.0f} |")
+        return
     if args.grid:
         with tempfile.TemporaryDirectory() as tmp:
             dataset = args.dataset
@@ -102,7 +129,7 @@ def main() -> None:
                 run_prep([str(args.data / "nesmdb" / "nesmdb24_exprsco.tar.gz")], dataset,
                          PrepOptions(workers=os.cpu_count() or 1))
             precision_grid(args.grid, dataset, args.device, Path(tmp), args.steps,
-                           [int(b) for b in args.batches.split(",")])
+                           [int(b) for b in args.batches.split(",")], args.set)
         return
     device = torch.device(args.device)
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
