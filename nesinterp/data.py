@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nesinterp.articulation import articulate, note_level_classes, onset_decisions, onset_flags
-from nesinterp.events import EVENT_CLASSES, event_notes, event_targets
+from nesinterp.events import KINDS, ONSET, PITCH_CLASSES, REST, event_notes, event_targets
 from nesinterp.score import MAX_TIMBRE, NOTE_RANGE, Field, Score, Voice
 
 VOICE_CLASSES = tuple(NOTE_RANGE[v][1] - NOTE_RANGE[v][0] + 2 for v in Voice)  # silent + notes: 77 77 89 17
@@ -89,21 +89,27 @@ class Representation:
 
     @property
     def note_classes(self) -> tuple:
-        """Classes of each voice's note head: a note per frame, or an event (``nesinterp.events``)."""
-        return EVENT_CLASSES if self.events else VOICE_CLASSES
+        """Classes of each voice's note head: a note per frame, or an event's kind (rest, hold, onset;
+        ``nesinterp.events``), whose pitch has a head of its own (``pitch_classes``)."""
+        return (KINDS,) * 4 if self.events else VOICE_CLASSES
+
+    @property
+    def pitch_classes(self) -> tuple:
+        return PITCH_CLASSES if self.events else ()
 
     @property
     def channels(self) -> int:
         extra = len(Voice) if self.onsets else 0
         if self.expressive:
             extra += 3 * VELOCITY_CLASSES + sum(TIMBRE_CLASSES)
-        return sum(self.note_classes) + extra
+        return sum(self.note_classes) + sum(self.pitch_classes) + extra
 
     def targets(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
         """Class indices from uint8 windows (B, T, 4, 3): notes (B, 4, T); with onsets a boolean (B, 4, T);
         when expressive velocity (B, 3, T) for P1, P2, NO and timbre (B, 4, T)."""
         if self.events:
-            out = {"notes": event_targets(windows)}
+            kinds, pitches = event_targets(windows)
+            out = {"notes": kinds, "pitch": pitches}
         else:
             table = NOTE_TO_CLASS.to(windows.device)
             notes = windows[..., Field.NOTE].long()
@@ -118,6 +124,9 @@ class Representation:
     def one_hot(self, targets: dict[str, torch.Tensor], dtype=torch.float32) -> torch.Tensor:
         """(B, channels, T) one-hot input from class indices (onsets as 0/1 flags)."""
         parts = [torch.nn.functional.one_hot(targets["notes"][:, v], self.note_classes[v]) for v in Voice]
+        if self.events:  # the pitch of every sounding frame
+            parts += [torch.nn.functional.one_hot(targets["pitch"][:, v], n) * (targets["notes"][:, v] != REST)[..., None]
+                      for v, n in enumerate(self.pitch_classes)]
         if self.onsets:
             parts.append(targets["onsets"].permute(0, 2, 1).long())
         if self.expressive:
@@ -131,6 +140,8 @@ class Representation:
         parts = list(torch.split(logits, self._sizes(), dim=1))
         out = {"notes": parts[:4]}
         rest = parts[4:]
+        if self.events:
+            out["pitch"], rest = rest[:4], rest[4:]
         if self.onsets:
             out["onsets"] = rest.pop(0)
         if self.expressive:
@@ -141,14 +152,14 @@ class Representation:
     def with_expression(self, logits: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
         """``logits`` (B, channels, T) with the volume and timbre heads taken from ``expression`` (the
         same shape): notes and onsets read from one code, the expression from another."""
-        first = sum(self.note_classes) + (len(Voice) if self.onsets else 0)
+        first = sum(self.note_classes) + sum(self.pitch_classes) + (len(Voice) if self.onsets else 0)
         return torch.cat([logits[:, :first], expression[:, first:]], dim=1)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Softmax within each head (sigmoid for onsets): what the critic sees of a decoded window,
         comparable to the one-hot input."""
         heads = self.split_logits(logits)
-        parts = [p.softmax(dim=1) for p in heads["notes"]]
+        parts = [p.softmax(dim=1) for p in heads["notes"] + heads.get("pitch", [])]
         if self.onsets:
             parts.append(heads["onsets"].sigmoid())
         for name in ("velocity", "timbre"):
@@ -156,18 +167,21 @@ class Representation:
         return torch.cat(parts, dim=1)
 
     def _sizes(self) -> list[int]:
-        sizes = list(self.note_classes) + ([len(Voice)] if self.onsets else [])
+        sizes = list(self.note_classes) + list(self.pitch_classes) + ([len(Voice)] if self.onsets else [])
         return sizes + ([VELOCITY_CLASSES] * 3 + list(TIMBRE_CLASSES) if self.expressive else [])
 
     def hard(self, logits: torch.Tensor) -> torch.Tensor:
         """The decoded window as one-hot channels (B, channels, ...) like the input: each head's most
-        likely class (an onset flag where its logit is positive)."""
+        likely class (an onset flag where its logit is positive; with events, no pitch where it rests)."""
         parts = []
         for i, part in enumerate(torch.split(logits, self._sizes(), dim=1)):
             if self.onsets and i == len(Voice):
                 parts.append((part > 0).to(logits.dtype))
             else:
                 parts.append(torch.nn.functional.one_hot(part.argmax(dim=1), part.shape[1]).movedim(-1, 1).to(logits.dtype))
+        if self.events:
+            for v in Voice:
+                parts[4 + v] = parts[4 + v] * (1 - parts[v][:, REST:REST + 1])
         return torch.cat(parts, dim=1)
 
     def straight_through(self, logits: torch.Tensor) -> torch.Tensor:
@@ -178,17 +192,26 @@ class Representation:
 
     def chooser(self, temperature: float = 0.0, generator: torch.Generator | None = None):
         """A ``choose(logits (B, channels)) -> one-hot (B, channels)`` for frame-by-frame decoding
-        (``CausalHead.generate``): each head's argmax, or a draw at ``temperature``."""
+        (``CausalHead.generate``): each head's argmax, or a draw at ``temperature``; with events the
+        pitch fed back is the note that sounds (an onset's, carried through holds), as in training."""
         sizes = self._sizes()
+        carried = {}
 
         def choose(frame: torch.Tensor) -> torch.Tensor:
-            if temperature <= 0:
-                return self.hard(frame)
-            parts = []
-            for part in torch.split(frame.float(), sizes, dim=1):
-                probs = (part / temperature).softmax(dim=1)
-                pick = torch.multinomial(probs.cpu(), 1, generator=generator).to(part.device)[:, 0]
-                parts.append(torch.nn.functional.one_hot(pick, part.shape[1]).to(frame.dtype))
+            picks = [_pick(part, temperature, generator) for part in torch.split(frame.float(), sizes, dim=1)]
+            if self.events:
+                for v in Voice:
+                    kind, pitch = picks[v], picks[4 + v]
+                    held, sounding = carried.get(v, (torch.zeros_like(pitch), torch.zeros_like(pitch, dtype=torch.bool)))
+                    pitch = torch.where(kind == ONSET, pitch, held)
+                    sounding = (kind == ONSET) | ((kind != REST) & sounding)
+                    carried[v] = (pitch, sounding)
+                    picks[v] = torch.where(sounding | (kind == ONSET), kind, torch.full_like(kind, REST))
+                    picks[4 + v] = pitch
+            parts = [torch.nn.functional.one_hot(p, n).to(frame.dtype) for p, n in zip(picks, sizes)]
+            if self.events:
+                for v in Voice:
+                    parts[4 + v] = parts[4 + v] * carried[v][1][:, None].to(frame.dtype)
             return torch.cat(parts, dim=1)
         return choose
 
@@ -199,17 +222,14 @@ class Representation:
         heads = self.split_logits(logits.float())
 
         def pick(lg):
-            if temperature <= 0:
-                return lg.argmax(dim=1)
-            probs = (lg / temperature).softmax(dim=1).permute(0, 2, 1)
-            flat = probs.reshape(-1, probs.shape[-1])
-            return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:2])
+            return _pick(lg, temperature, generator)
 
         fire = events = None
         if self.onsets:
             fire = onset_decisions(heads["onsets"].cpu(), self.onset_threshold, temperature, generator)
         if self.events:  # one decision per voice and frame: rest, hold, or an onset at a pitch
-            events = event_notes(torch.stack([pick(heads["notes"][v].cpu()) for v in Voice], dim=1))
+            events = event_notes(torch.stack([pick(heads["notes"][v].cpu()) for v in Voice], dim=1),
+                                 torch.stack([pick(heads["pitch"][v].cpu()) for v in Voice], dim=1))
             fire = events[1].permute(0, 2, 1)
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)
@@ -249,6 +269,16 @@ class Representation:
         arrays = self.decode(logits, **kw)
         names = names or [f"decoded-{i}" for i in range(len(arrays))]
         return [Score(a, n, "nesinterp.decode") for a, n in zip(arrays, names)]
+
+
+def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Class indices of logits (B, classes, ...) over axis 1: argmax, or drawn at ``temperature``."""
+    if temperature <= 0:
+        return logits.argmax(dim=1)
+    probs = (logits.float() / temperature).softmax(dim=1).movedim(1, -1)
+    flat = probs.reshape(-1, probs.shape[-1])
+    picks = torch.multinomial(flat.cpu(), 1, generator=generator).to(logits.device)
+    return picks.reshape(probs.shape[:-1])
 
 
 class ResidentSplit:

@@ -7,7 +7,7 @@ import torch
 
 from nesinterp.data import Representation
 from nesinterp.event_head import CausalHead
-from nesinterp.events import EVENT_CLASSES, FIRST_ONSET, HOLD, REST, event_notes, event_targets
+from nesinterp.events import HOLD, ONSET, PITCH_CLASSES, REST, event_notes, event_targets
 from nesinterp.metrics import reconstruction_scores
 
 
@@ -22,16 +22,17 @@ def window(p1, vol=None, frames=None) -> np.ndarray:
 def test_events_are_rest_hold_or_an_onset_at_a_pitch():
     # a note, held; a re-attack of the same pitch (volume rising); a rest; another note
     w = window([60, 60, 60, 60, 0, 62, 62], vol=[8, 7, 6, 9, 0, 8, 8])
-    events = event_targets(torch.from_numpy(w))[0, 0].tolist()
-    first = FIRST_ONSET + 60 - 33
-    assert events == [first, HOLD, HOLD, first, REST, first + 2, HOLD]
-    notes, onsets = event_notes(torch.tensor(events).view(1, 1, -1).expand(1, 4, -1).clone())
+    kinds, pitches = event_targets(torch.from_numpy(w))
+    assert kinds[0, 0].tolist() == [ONSET, HOLD, HOLD, ONSET, REST, ONSET, HOLD]
+    assert pitches[0, 0].tolist() == [27, 27, 27, 27, 0, 29, 29]  # every sounding frame's pitch (60 - 33)
+    four = lambda x: torch.tensor(x).view(1, 1, -1).expand(1, 4, -1).clone()  # noqa: E731
+    notes, onsets = event_notes(four(kinds[0, 0].tolist()), four(pitches[0, 0].tolist()))
     assert notes[0, :, 0].tolist() == [60, 60, 60, 60, 0, 62, 62]
     assert onsets[0, :, 0].tolist() == [True, False, False, True, False, True, False]
-    # a hold with nothing to hold plays nothing
-    stray = torch.tensor([[HOLD, HOLD, FIRST_ONSET, HOLD, REST, HOLD]]).view(1, 1, -1).expand(1, 4, -1).clone()
-    assert event_notes(stray)[0][0, :, 0].tolist() == [0, 0, 33, 33, 0, 0]
-    assert EVENT_CLASSES == (78, 78, 90, 18)
+    # a hold with nothing to hold plays nothing; a hold keeps its onset's pitch whatever its own says
+    stray = event_notes(four([HOLD, HOLD, ONSET, HOLD, REST, HOLD]), four([5, 5, 0, 9, 9, 9]))[0]
+    assert stray[0, :, 0].tolist() == [0, 0, 33, 33, 0, 0]
+    assert PITCH_CLASSES == (76, 76, 88, 16)
 
 
 def test_events_representation_round_trips_windows_exactly():
@@ -45,7 +46,7 @@ def test_events_representation_round_trips_windows_exactly():
             w[:, :, v, 2] = np.where(notes > 0, rng.integers(0, 2, (3, 32)), 0)
     rep = Representation(32, expressive=True, notes="events")
     x = rep.one_hot(rep.targets(torch.from_numpy(w)))
-    assert x.shape == (3, rep.channels, 32) and rep.channels == sum(EVENT_CLASSES) + 3 * 16 + 11
+    assert x.shape == (3, rep.channels, 32) and rep.channels == 4 * 3 + sum(PITCH_CLASSES) + 3 * 16 + 11
     out = rep.decode(x * 10)
     scores = reconstruction_scores(out, w)["mean"]
     assert scores["pitch_accuracy_sounding"] == 1.0 and scores["onset_f1"] == 1.0

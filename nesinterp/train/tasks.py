@@ -54,7 +54,8 @@ class MusicTask:
         of a uniform guess, log(classes); the onset flags are weighted for their rarity (positive weight
         sqrt(negatives / positives) per voice, from the train split) and divided by their loss at
         probability 1/2, so every head starts near 1 and none outweighs the others by its size."""
-        out = {"notes": [math.log(c) for c in self.rep.note_classes], "velocity": math.log(VELOCITY_CLASSES),
+        out = {"notes": [math.log(c) for c in self.rep.note_classes], "pitch": [math.log(c) for c in self.rep.pitch_classes],
+               "velocity": math.log(VELOCITY_CLASSES),
                "timbre": [math.log(c) if c > 1 else None for c in TIMBRE_CLASSES]}
         if self.rep.onsets:
             gen = torch.Generator(device=self.train.device).manual_seed(12345)
@@ -122,6 +123,8 @@ class MusicTask:
         if self._balance is not None:
             return self._balanced_loss(heads, targets)
         loss = sum(F.cross_entropy(heads["notes"][v], targets["notes"][:, v]) for v in range(4))
+        if self.rep.events:
+            loss = loss + sum(self._pitch_loss(heads, targets, v) for v in range(4))
         if self.rep.onsets:
             loss = loss + F.binary_cross_entropy_with_logits(heads["onsets"], targets["onsets"].float())
         if self.rep.expressive:
@@ -135,6 +138,8 @@ class MusicTask:
         b, t = self._balance, self.cfg.train
         loss = t.note_weight * sum(F.cross_entropy(heads["notes"][v], targets["notes"][:, v]) / b["notes"][v]
                                    for v in range(4))
+        if self.rep.events:
+            loss = loss + t.note_weight * sum(self._pitch_loss(heads, targets, v) / b["pitch"][v] for v in range(4))
         if self.rep.onsets:
             per = F.binary_cross_entropy_with_logits(heads["onsets"], targets["onsets"].float(),
                                                      pos_weight=b["onset_weight"], reduction="none")
@@ -146,6 +151,13 @@ class MusicTask:
                                           for v, h in enumerate(heads["timbre"]) if b["timbre"][v] is not None)
             loss = loss + t.expression_weight * expression
         return loss
+
+    @staticmethod
+    def _pitch_loss(heads: dict, targets: dict, v: int) -> torch.Tensor:
+        """Notes as events: voice v's pitch cross-entropy over the frames where it sounds."""
+        sounding = targets["notes"][:, v] != 0
+        ce = F.cross_entropy(heads["pitch"][v], targets["pitch"][:, v], reduction="none")
+        return (ce * sounding).sum() / sounding.sum().clamp_min(1)
 
     def agreement_loss(self, mix_logits: torch.Tensor, targets: dict) -> torch.Tensor:
         """The note cross-entropy of the decoded ACAI mixes (``losses.acai_mix``: window i with window
