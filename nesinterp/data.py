@@ -98,6 +98,12 @@ class Representation:
         return PITCH_CLASSES if self.events else ()
 
     @property
+    def pitch_channels(self) -> slice:
+        """Where the pitch heads of notes as events sit among the output channels (empty otherwise)."""
+        first = sum(self.note_classes)
+        return slice(first, first + sum(self.pitch_classes))
+
+    @property
     def channels(self) -> int:
         extra = len(Voice) if self.onsets else 0
         if self.expressive:

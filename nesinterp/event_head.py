@@ -36,6 +36,9 @@ class CausalHead(nn.Module):
         self.out = nn.Conv1d(width, channels, 1)
         self.skip = nn.Conv1d(features, channels, 1)  # the code's own say, whatever came before
         self.dropout, self.blank = dropout, blank
+        # 1 where the frames before may speak (the autoregressive part), 0 for outputs read from the code
+        # alone (``code_only``); a buffer, so a model file keeps it
+        self.register_buffer("ar_gate", torch.ones(channels))
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.normal_(m.weight, 0.0, 1.0 / math.sqrt((1 + SLOPE ** 2) * m.weight[0].numel()))
@@ -60,7 +63,13 @@ class CausalHead(nn.Module):
         h = h + (self.inp.bias.view(1, -1, 1) if previous is None else self.inp(previous.to(h.dtype)))
         for conv, d in zip(self.convs, self.dilations):
             h = h + F.leaky_relu(conv(F.pad(h, (d, 0))), SLOPE)
-        return self.out(F.leaky_relu(h, SLOPE)) + self.skip(features)
+        return self.out(F.leaky_relu(h, SLOPE)) * self.ar_gate.view(1, -1, 1).to(h.dtype) + self.skip(features)
+
+    def code_only(self, channels: slice) -> None:
+        """Read these output channels from the code's features alone, not from the frames before (the
+        pitch of notes as events: teacher forcing would let the head copy the previous frame's pitch
+        and the code would never learn it)."""
+        self.ar_gate[channels] = 0.0
 
     @torch.no_grad()
     def generate(self, features: torch.Tensor, choose) -> torch.Tensor:
@@ -87,7 +96,7 @@ class CausalHead(nn.Module):
                 if t >= d:  # the dilated tap: this layer's input d frames back (zeros before the window)
                     now = now + F.linear(history[layer][:, :, t - d], w_past)
                 h = h + F.leaky_relu(now, SLOPE)
-            frame = F.linear(F.leaky_relu(h, SLOPE), out_w, out_b) + skip[:, :, t]
+            frame = F.linear(F.leaky_relu(h, SLOPE), out_w, out_b) * self.ar_gate + skip[:, :, t]
             logits.append(frame)
             previous = choose(frame).to(frame.dtype)
         return torch.stack(logits, dim=2)

@@ -177,3 +177,21 @@ def test_export_command_writes_a_model_folder_blend_can_use(v3_model, tmp_path, 
     assert cli("export", v3_model, "-o", out, "--force", "--full-precision").returncode == 0
     missing = cli("export", tmp_path / "nothing", "-o", tmp_path / "x")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_pitch_heads_listen_to_the_code_alone(v3_model):
+    """Teacher forcing would let the head copy the previous frame's pitch: the pitch channels are read
+    from the code's features only, and a model file keeps that."""
+    from nesinterp.interpolate import TrainedModel
+
+    model = TrainedModel.load(v3_model)
+    head, rep = model.autoencoder.head, model.representation
+    gate = head.ar_gate
+    assert gate[rep.pitch_channels].eq(0).all() and gate[: rep.pitch_channels.start].eq(1).all()
+    feats = torch.randn(2, head.cond.in_channels, 16)
+    a = torch.zeros(2, rep.channels, 16)
+    b = torch.rand(2, rep.channels, 16)
+    with torch.no_grad():
+        out_a, out_b = head(feats, a), head(feats, b)
+    torch.testing.assert_close(out_a[:, rep.pitch_channels], out_b[:, rep.pitch_channels])
+    assert not torch.allclose(out_a[:, : rep.pitch_channels.start], out_b[:, : rep.pitch_channels.start])

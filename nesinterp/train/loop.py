@@ -77,6 +77,8 @@ class Trainer:
         self.task = make_task(cfg, self.device, self.gen)
 
         self.ae = Autoencoder(cfg.model, self.task.channels, self.task.window).to(self.device)
+        if self.ae.head is not None and getattr(self.task, "rep", None) is not None:
+            self.ae.head.code_only(self.task.rep.pitch_channels)  # pitch from the code, kinds from the past too
         if cfg.train.init_from and not resuming:
             self.ae.load_state_dict(initial_weights(cfg, self.task.channels, self.task.window))
         critic_model = (replace(cfg.model, width=cfg.acai.critic_width, max_width=min(cfg.model.max_width, 4 * cfg.acai.critic_width))
