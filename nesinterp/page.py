@@ -130,9 +130,16 @@ def _morph_section(record: dict, files: set, steps: list, eager: bool) -> str:
 
 
 def _path_scores(metrics: dict) -> str:
+    path = metrics.get("path") or {}
+    even = 1 / max(1, len(metrics.get("steps", [])) - 1)
     rows = [("realism of the inner steps", _num(metrics.get("realism")),
              f"real windows: {_num(metrics.get('realism_reference', {}).get('real_windows_typicality'))}"),
-            ("monotonicity violations", _num(metrics.get("monotonicity_violations")), "0 for a steady morph"),
+            ("linearity error", _num(path.get("linearity_error")),
+             "how far each step sits from its share of the way, as heard; 0 = steady"),
+            ("backward movement", _num(path.get("backward_movement")), "how far the path turns back; 0 = never"),
+            ("first / last step's share", f"{_num(path.get('first_step_share'))} / {_num(path.get('last_step_share'))}",
+             f"of the way from A to B; even steps: {even:.3f}"),
+            ("monotonicity violations", _num(metrics.get("monotonicity_violations")), "cells; 0 for a steady morph"),
             ("step smoothness", _num(metrics.get("step_smoothness")),
              metrics.get("step_smoothness_reason") or "0 = even steps, near 1 = one abrupt switch"),
             ("pitch-class morph", _num(metrics.get("pitch_class_morph")), "1 = pitch classes mix as A and B do")]

@@ -118,6 +118,7 @@ def test_blend_page_in_a_real_browser(cli, model, chromium, tmp_path):
     shutil.copy(shot, ARTIFACTS / "blend-page.png")  # to look at; tests/artifacts/ is not committed
     html = (out / "index.html").read_text()
     assert len(html) < 100_000 and "http://" not in html and "https://" not in html
+    assert "linearity error" in html and "backward movement" in html  # the listener path scores
     # The checks are not vacuous: a missing picture or WAV fails them.
     (out / "pictures" / "step-03-of-08-roll.png").unlink()
     (out / "step-02-of-08.wav").unlink()
