@@ -156,7 +156,7 @@ class TrainedModel:
         n = len(windows)
         if joined:
             windows = np.asarray(windows).reshape(1, -1, 4, 3)
-        decode = self.refinement_decoder(joined)
+        decode = self.refinement_decoder(joined, n)
         with torch.no_grad():
             z = (self.autoencoder.encoder if joined else self.autoencoder.encode)(self._inputs(windows))
         steps = self.refine_steps if refine is None else refine
@@ -176,11 +176,11 @@ class TrainedModel:
 
         return window_codes(notes), None if expression is None else window_codes(expression)
 
-    def refinement_decoder(self, joined: bool = False):
-        """codes -> logits, as refinement runs it (under bf16 autocast where ``refine.bf16_refinement``):
-        windows' codes (n, latent_dim), or with ``joined`` a song's code map."""
+    def refinement_decoder(self, joined: bool = False, windows: int = 1):
+        """codes -> logits, as refinement of ``windows`` windows runs it (under bf16 autocast where
+        ``refine.bf16_refinement``): windows' codes (n, latent_dim), or with ``joined`` a song's code map."""
         plain = self.autoencoder.decode_map if joined else self.autoencoder.decode
-        if not bf16_refinement(self.device):
+        if not bf16_refinement(self.device, windows):
             return plain
 
         def decode(codes):
