@@ -212,7 +212,7 @@ class Representation:
                     pitch = torch.where(kind == ONSET, pitch, held)
                     sounding = (kind == ONSET) | ((kind != REST) & sounding)
                     carried[v] = (pitch, sounding)
-                    picks[v] = torch.where(sounding | (kind == ONSET), kind, torch.full_like(kind, REST))
+                    picks[v] = torch.where(sounding, kind, torch.full_like(kind, REST))  # a hold of nothing rests
                     picks[4 + v] = pitch
             parts = [torch.nn.functional.one_hot(p, n).to(frame.dtype) for p, n in zip(picks, sizes)]
             if self.events:

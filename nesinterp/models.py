@@ -260,23 +260,27 @@ class Autoencoder(nn.Module):
             return z.reshape(-1, channels, positions).transpose(1, 2).reshape(-1, channels)
         return z
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits of codes (B, d); with a causal head, from the code alone (no frame before known)."""
-        out = self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+    def _decoded(self, z: torch.Tensor, joined: bool = False) -> torch.Tensor:
+        """The decoder's output for codes (B, d), or with ``joined`` a code map (B, channels, positions):
+        logits, or with a causal head the features it reads."""
+        return self.decoder.decode_map(z) if joined else self.decoder(z.reshape(z.shape[0], *self.latent_shape))
+
+    def decode(self, z: torch.Tensor, joined: bool = False) -> torch.Tensor:
+        """Logits of codes (B, d) (``joined``: of a code map); with a causal head, from the code alone (no
+        frame before known)."""
+        out = self._decoded(z, joined)
         return out if self.head is None else self.head(out, None)
 
     def decode_map(self, z: torch.Tensor) -> torch.Tensor:
         """Temporal latents: logits of a code map (B, channels, positions) of any length (``decode``)."""
-        out = self.decoder.decode_map(z)
-        return out if self.head is None else self.head(out, None)
+        return self.decode(z, joined=True)
 
     def generate(self, z: torch.Tensor, choose, joined: bool = False) -> torch.Tensor:
         """Logits as decoded frame by frame (a causal head; ``CausalHead.generate``) of codes (B, d), or
         with ``joined`` of a code map (B, channels, positions); ``decode`` for a model without one."""
         if self.head is None:
-            return self.decode_map(z) if joined else self.decode(z)
-        features = self.decoder.decode_map(z) if joined else self.decoder(z.reshape(z.shape[0], *self.latent_shape))
-        return self.head.generate(features, choose)
+            return self.decode(z, joined)
+        return self.head.generate(self._decoded(z, joined), choose)
 
     def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
         """Decoded outputs (pairs, steps, ...) at evenly spaced points of the straight line from each
@@ -296,7 +300,7 @@ class Autoencoder(nn.Module):
         if self.head is None:
             both = self.decode(codes)
             return z, both[: len(z)], None if alpha is None else both[len(z):]
-        features = self.decoder(codes.reshape(codes.shape[0], *self.latent_shape))
+        features = self._decoded(codes)
         previous = self.head.shift(x)
         recon = self.head(features[: len(z)], self.head.masked(previous) if self.training else previous)
         return z, recon, None if alpha is None else self.head(features[len(z):], None)

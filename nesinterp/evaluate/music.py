@@ -32,9 +32,7 @@ from ..metrics.baselines import baseline_cost_bits, state_entropy_bits
 from ..metrics.intervals import REPLICATES, bootstrap_weights, group_mean_interval, group_sums, interval, resample
 from ..metrics.music import pitch_class_morph, reconstruction_tallies, scores_from_tallies, voice_table
 from ..metrics.paths import path_scores, switch_path
-from ..metrics.realism import (
-    APPLIES, FEATURES, RealismReference, realism, realism_scores, window_features,
-)
+from ..metrics.realism import APPLIES, FEATURES, RealismReference, realism_entry, realism_scores, window_features
 from .music_files import plot_endpoint_curves, plot_interpolations, summary_markdown
 from .report import EvalError, check_writable, json_writer, text_writer, write_report_files
 
@@ -74,8 +72,7 @@ def corpus_windows(split, window: int, limit: int = CORPUS_WINDOWS) -> np.ndarra
     total = int(counts.sum())
     if total == 0:
         return np.zeros((0, window, 4, 3), np.uint8)
-    chosen = (np.arange(total) if total <= limit
-              else np.floor(np.linspace(0, total - 1, limit)).astype(np.int64))  # distinct: step >= 1
+    chosen = evenly_spaced(total, limit)
     first = np.concatenate([[0], np.cumsum(counts)])
     song = np.searchsorted(first, chosen, side="right") - 1
     songs, begin = np.unique(song, return_index=True)
@@ -95,12 +92,18 @@ def corpus_realism_reference(split, window: int, limit: int = CORPUS_WINDOWS) ->
 
 
 
+def evenly_spaced(total: int, limit: int | None) -> np.ndarray:
+    """Indices of at most ``limit`` of ``total`` items (None or 0: all), evenly spaced, always the same
+    and distinct."""
+    if not limit or total <= limit:
+        return np.arange(total)
+    return np.floor(np.linspace(0, total - 1, limit)).astype(np.int64)  # distinct: step >= 1
+
+
 def evaluation_windows(windows: np.ndarray, owner: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     """At most ``limit`` of the held-out windows (None or 0: all), evenly spaced through the split and
     always the same ones, with the song of each."""
-    if not limit or len(windows) <= limit:
-        return windows, owner
-    chosen = np.floor(np.linspace(0, len(windows) - 1, limit)).astype(np.int64)
+    chosen = evenly_spaced(len(windows), limit)
     return windows[chosen], owner[chosen]
 
 
@@ -140,13 +143,13 @@ class _Songs:
     def realism(self, x: np.ndarray, group: np.ndarray, reference: RealismReference) -> dict:
         """``realism(x, reference)`` with intervals: score_ci95, voices_ci95, features_ci95."""
         counts = reference.bin_counts(window_features(x), group, len(self.songs))
-        entry = realism(x, reference)
+        point = reference.overlap_from_counts(counts.sum(axis=0))
+        entry = realism_entry(point, len(x))
         reps = reference.overlap_from_counts(resample(self.weights, counts))
-        total = counts.sum(axis=0)
-        entry["score_ci95"] = _ci(_centred(realism_scores(reps), realism_scores(reference.overlap_from_counts(total))))
-        voice = _centred(realism_scores(reps, per_voice=True), realism_scores(reference.overlap_from_counts(total), True))
+        entry["score_ci95"] = _ci(_centred(realism_scores(reps), realism_scores(point)))
+        voice = _centred(realism_scores(reps, per_voice=True), realism_scores(point, per_voice=True))
         entry["voices_ci95"] = {v: _ci(voice[:, i]) for i, v in enumerate(VOICES)}
-        feature = _centred(reps, reference.overlap_from_counts(total))
+        feature = _centred(reps, point)
         entry["features_ci95"] = {v: {f: _ci(feature[:, i, j]) for j, f in enumerate(FEATURES) if APPLIES[i, j]}
                                   for i, v in enumerate(VOICES)}
         return entry
@@ -200,7 +203,7 @@ def quantised(codes: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bits: 
     return low + torch.round((codes.clamp(low, high) - low) / span * levels) / levels * span
 
 
-def _coded(model, windows: np.ndarray, refine, batch: int, progress) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _coded(model, windows: np.ndarray, refine, batch: int, progress=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Every window's codes (and expression codes), ``batch`` windows at a time, with progress."""
     codes, expression = [], []
     for i in range(0, len(windows), batch):
@@ -260,9 +263,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
     rows = [row(name, "model", recon, numbers, 32 * numbers, "reconstructions")]
     # the encoder's range on train (its own codes, unrefined), for codes at fewer bits
-    sample = reference_windows[np.floor(np.linspace(0, len(reference_windows) - 1,
-                                                    min(RANGE_WINDOWS, len(reference_windows)))).astype(np.int64)]
-    encoded = torch.cat([model.codes(sample[i:i + batch], 0)[0] for i in range(0, len(sample), batch)])
+    encoded = _coded(model, reference_windows[evenly_spaced(len(reference_windows), RANGE_WINDOWS)], 0, batch)[0]
     low, high = encoded.min(dim=0).values, encoded.max(dim=0).values
     for bits in QUANTISED_BITS:
         q = _decoded(model, quantised(codes, low, high, bits),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..jsonio import rounded
 from ..score import note_events
 from .music import ONSET_TOLERANCE, _matched
 from .realism import RealismReference, typicality
@@ -101,7 +102,5 @@ def path_scores(stack, reference: RealismReference | None = None) -> dict[str, n
 def path_report(path, reference: RealismReference | None = None) -> dict:
     """PATH_SCORES of one path (a list of windows, or of equally long scores cut into one window each),
     as plain numbers (None where undefined): what ``interpolation_report`` adds for a blend."""
-    from ..jsonio import rounded
-
     stack = np.stack([np.asarray(w) for w in path])[:, None]
     return {k: rounded(v[0]) for k, v in path_scores(stack, reference).items()}

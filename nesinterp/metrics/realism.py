@@ -208,7 +208,10 @@ class RealismReference:
         cells = (np.arange(4 * len(FEATURES)).reshape(4, len(FEATURES)) * BINS + index)  # (n, 4, F)
         single = groups is None
         groups = np.zeros(len(feats), np.int64) if single else np.asarray(groups, np.int64)
-        n_groups = 1 if single else (int(groups.max()) + 1 if n_groups is None and len(groups) else n_groups or 0)
+        if single:
+            n_groups = 1
+        elif n_groups is None:
+            n_groups = int(groups.max()) + 1 if len(groups) else 0
         flat = (groups[:, None, None] * (4 * len(FEATURES) * BINS) + cells).ravel()
         counts = np.bincount(flat, minlength=n_groups * 4 * len(FEATURES) * BINS).astype(np.float64)
         counts = counts.reshape(n_groups, 4, len(FEATURES), BINS)
@@ -294,13 +297,17 @@ def realism(windows, reference: RealismReference) -> dict:
     if n == 0:
         return {"score": None, "reason": "no windows", "voices": {v: None for v in VOICES}, "features": {},
                 "windows": 0}
-    overlap = reference.overlap_of(window_features(windows))
-    scored = np.where(SCORED, overlap, np.nan)
-    return {"score": rounded(geometric_mean(scored)),
-            "voices": {v: rounded(geometric_mean(scored[i])) for i, v in enumerate(VOICES)},
+    return realism_entry(reference.overlap_of(window_features(windows)), n)
+
+
+def realism_entry(overlap: np.ndarray, windows: int) -> dict:
+    """``realism``'s entry from the overlaps (4, F) of a set of ``windows`` windows with the reference."""
+    voices = realism_scores(overlap, per_voice=True)
+    return {"score": rounded(realism_scores(overlap)),
+            "voices": {v: rounded(voices[i]) for i, v in enumerate(VOICES)},
             "features": {v: {f: rounded(overlap[i, j]) for j, f in enumerate(FEATURES) if APPLIES[i, j]}
                          for i, v in enumerate(VOICES)},
-            "windows": n}
+            "windows": windows}
 
 
 def typicality(windows, reference: RealismReference) -> tuple[np.ndarray, np.ndarray]:
