@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_prep.dataset import Dataset  # noqa: E402
 from nesinterp import TrainedModel  # noqa: E402
 from nesinterp.evaluate.music import held_out_windows, interpolation_pairs  # noqa: E402
-from nesinterp.interpolate import slerp  # noqa: E402
+from nesinterp.trained_model import slerp  # noqa: E402
 from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores, step_smoothness  # noqa: E402
 from nesinterp.metrics.realism import RealismReference, realism  # noqa: E402
 from nesinterp.refine import REFINE_LR  # noqa: E402

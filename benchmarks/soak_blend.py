@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nesinterp.blend import BlendOptions, blend_files  # noqa: E402
-from nesinterp.interpolate import TrainedModel  # noqa: E402
+from nesinterp.trained_model import TrainedModel  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -22,7 +22,7 @@ _LAZY = {
     "write_score_pickle": ("data_prep.pickles", "write_score_pickle"),
     "write_musicxml": ("data_prep.interop", "write_musicxml"),
     "write_wav": ("nesinterp.render", "render_wav"),
-    "TrainedModel": ("nesinterp.interpolate", "TrainedModel"),
+    "TrainedModel": ("nesinterp.trained_model", "TrainedModel"),
     "blend": ("nesinterp.blend", "blend_files"),
     "BlendOptions": ("nesinterp.blend", "BlendOptions"),
 }

@@ -177,7 +177,7 @@ def blend_files(a_path: str, b_path: str, out: str | Path, model=None, options: 
     timings["read"] = time.perf_counter() - clock
 
     from .checkpoint import CheckpointError
-    from .interpolate import TrainedModel
+    from .trained_model import TrainedModel
 
     clock = time.perf_counter()
     if not isinstance(model, TrainedModel):

@@ -19,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config import ConfigError, config_from_dict
 from .errors import NesinterpError
 from .jsonio import dumps
 
@@ -166,3 +167,34 @@ def export_model(run_dir: str | Path, out_dir: str | Path, half: bool = True) ->
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out_dir / "model.safetensors"))
     (out_dir / "model.json").write_text(dumps(meta, indent=2))
     return out_dir
+
+
+def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = None) -> tuple:
+    """The trained autoencoder (eval mode, float32) of a run directory or model file, with its model.json
+    description and config. ``task`` ("music", "image"): refuse a model of another kind."""
+    from .models import Autoencoder
+
+    path = Path(path)
+    weights_path, meta_path = model_files(path)
+    if not meta_path.exists():
+        raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
+    meta = read_model_meta(meta_path)
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{meta_path}: a {meta.get('task')} model, not a{'n' if task[0] in 'aeiou' else ''} "
+                              f"{task} model")
+    try:
+        cfg = config_from_dict(meta["config"])
+        autoencoder = Autoencoder(cfg.model, int(meta["channels"]), int(meta["window"]))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: model description is incomplete or invalid ({exc})") from None
+    tensors = load_tensors(weights_path)
+    expected = autoencoder.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise CheckpointError(f"{weights_path}: not weights of this model (missing {missing[0]})")
+    for key, value in expected.items():
+        if tensors[key].shape != value.shape:
+            raise CheckpointError(f"{weights_path}: incompatible shapes: {key} is {tuple(tensors[key].shape)} "
+                                  f"in the file, {tuple(value.shape)} in the model its model.json describes")
+    autoencoder.load_state_dict({k: tensors[k].to(torch.float32) for k in expected})
+    return autoencoder.to(device).eval(), meta, cfg

@@ -24,7 +24,7 @@ from data_prep.dataset import Dataset  # noqa: E402
 from nesinterp.articulation import calibrated, window_logits  # noqa: E402
 from nesinterp.checkpoint import atomic_write_text, read_model_meta  # noqa: E402
 from nesinterp.evaluate.music import corpus_windows  # noqa: E402
-from nesinterp.interpolate import TrainedModel, model_files  # noqa: E402
+from nesinterp.trained_model import TrainedModel, model_files  # noqa: E402
 from nesinterp.jsonio import dumps  # noqa: E402
 from nesinterp.refine import REFINE_LR, REFINE_STEPS  # noqa: E402
 from nesinterp.metrics.music import loudness, onset_matches, pitch_accuracy_sounding, sounding_share  # noqa: E402

@@ -100,7 +100,7 @@ if [ "$PHASE" = 3 ]; then
   done
 fi
 for name in $NAMES; do
-  $PY -c "from nesinterp.interpolate import export_model; export_model('$RUNS/$name', '$EXPORT/$name')" 2>>"$OUT/runs.txt" \
+  $PY -c "from nesinterp.trained_model import export_model; export_model('$RUNS/$name', '$EXPORT/$name')" 2>>"$OUT/runs.txt" \
     && cp "$RUNS/$name/metrics.jsonl" "$RUNS/$name/config.yaml" "$RUNS/$name.log" "$EXPORT/$name/" 2>/dev/null
 done
 for name in $NAMES; do

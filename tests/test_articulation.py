@@ -136,7 +136,7 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     rep = json.loads((run / "model.json").read_text())["representation"]
     assert rep["onsets"] is True and len(rep["onset_threshold"]) == 4 and len(rep["sounding_bias"]) == 4
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
 
     model = TrainedModel.load(run)
     assert model.representation.onset_threshold == tuple(rep["onset_threshold"])
@@ -169,7 +169,7 @@ def test_the_bundled_model_decodes_expression():
     """Decoded steps of the bundled model carry expression: volume changes inside notes, and more than one
     duty cycle occurs over the example songs' reconstructions."""
     from data_prep.readers import read_score
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
 
     model = TrainedModel.load()
     assert model.representation.expressive and model.representation.onsets

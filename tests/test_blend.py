@@ -20,7 +20,7 @@ from data_prep import read_score
 from data_prep.nesmdb_midi import nesmdb_midi_bytes
 from nesinterp.blend import BlendError, BlendOptions, blend_files, choose_window, step_name
 from nesinterp.examples import compose_dungeon, compose_overworld, example_path
-from nesinterp.interpolate import PRETRAINED, TrainedModel, export_model, slerp
+from nesinterp.trained_model import PRETRAINED, TrainedModel, export_model, slerp
 from nesinterp.score import Score
 
 from .conftest import nesinterp_command

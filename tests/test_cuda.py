@@ -18,7 +18,7 @@ V2 = ["data.onsets=true", "data.expressive=true", "train.recon_loss=balanced", "
 
 def test_v2_model_trains_on_cuda_and_decodes_alike_on_cpu(tmp_path):
     from nesinterp.config import load_config
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
     from nesinterp.train import train
 
     data = tmp_path / "data"

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 from nesinterp.config import load_config
 from nesinterp.evaluate.mnist import REPORT_FILES, EvalError, evaluate_mnist, interpolation_paths
 from nesinterp.images import load_mnist
-from nesinterp.interpolate import load_autoencoder
+from nesinterp.checkpoint import load_autoencoder
 from nesinterp.train import train
 
 from .conftest import shared_data_dir

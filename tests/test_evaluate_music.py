@@ -6,7 +6,7 @@ import pytest
 from data_prep.dataset import Dataset, DatasetError, SongEntry, Split
 from nesinterp.evaluate import evaluate_music, held_out_windows
 from nesinterp.evaluate.music import REPORT_FILES, EvalError, corpus_windows, write_music_report
-from nesinterp.interpolate import TrainedModel
+from nesinterp.trained_model import TrainedModel
 
 
 VOICE_SCORES = {"onset_f1", "onset_f1_tol1", "onset_ratio", "pitch_accuracy_sounding", "note_accuracy",

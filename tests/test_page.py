@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nesinterp.examples import example_path
-from nesinterp.interpolate import PRETRAINED
+from nesinterp.trained_model import PRETRAINED
 
 from .browser import Browser, find_chromium
 

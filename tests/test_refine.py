@@ -10,7 +10,7 @@ import torch
 
 from data_prep.readers import read_score
 from nesinterp.data import score_windows
-from nesinterp.interpolate import TrainedModel
+from nesinterp.trained_model import TrainedModel
 from nesinterp.metrics.music import pitch_accuracy_sounding
 from nesinterp.refine import REFINE_LR, REFINE_STEPS, refine_codes, refinement_loss
 

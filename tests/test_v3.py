@@ -110,7 +110,7 @@ def v3_model(tmp_path_factory):
 
 
 def test_a_v3_model_trains_and_decodes_frame_by_frame(v3_model):
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
     model = TrainedModel.load(v3_model)
     assert model.representation.events and model.autoencoder.head is not None
     assert model.refine_steps == 0  # codes from the encoder alone
@@ -165,7 +165,7 @@ def test_blend_with_a_v3_model_writes_midi_and_wav(v3_model, tmp_path, cli):
 
 
 def test_export_command_writes_a_model_folder_blend_can_use(v3_model, tmp_path, cli):
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
 
     out = tmp_path / "exported"
     r = cli("export", v3_model, "-o", out)
@@ -182,7 +182,7 @@ def test_export_command_writes_a_model_folder_blend_can_use(v3_model, tmp_path, 
 def test_pitch_heads_listen_to_the_code_alone(v3_model):
     """Teacher forcing would let the head copy the previous frame's pitch: the pitch channels are read
     from the code's features only, and a model file keeps that."""
-    from nesinterp.interpolate import TrainedModel
+    from nesinterp.trained_model import TrainedModel
 
     model = TrainedModel.load(v3_model)
     head, rep = model.autoencoder.head, model.representation

@@ -25,7 +25,7 @@ def evaluate_run(run_dir, out_dir=None, data=None, split: str = "valid", pairs: 
     (kind, report, out_dir)."""
     from ..checkpoint import CheckpointError, read_model_meta
     from ..config import ConfigError, config_from_dict
-    from ..interpolate import TrainedModel, model_files
+    from ..trained_model import TrainedModel, model_files
 
     run_dir = Path(run_dir)
     _weights, meta_path = model_files(run_dir)

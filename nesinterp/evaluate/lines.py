@@ -87,7 +87,7 @@ def write_lines_report(run_dir: str | Path, out_dir: str | Path | None = None, d
     """``nesinterp eval`` for a lines run: the model's scores now, the run's score (the median of its last
     logged evaluations) and their history, written as report.json, summary.md and interpolation_grid.png
     (8 of the test pairs, 16 steps each) into ``out_dir`` (default RUN_DIR/eval)."""
-    from ..interpolate import load_autoencoder
+    from ..checkpoint import load_autoencoder
     from .report import (
         EvalError, check_writable, json_writer, report_dir, text_writer, write_image_grid, write_report_files,
     )

@@ -12,7 +12,7 @@ import torch
 
 from ..checkpoint import CheckpointError
 from ..images import load_mnist
-from ..interpolate import load_autoencoder
+from ..checkpoint import load_autoencoder
 from ..metrics.mnist import (
     PROBE_BATCH, PROBE_EPOCHS, PROBE_LR, assign_clusters, clustering_accuracy, kmeans, linear_probe, whiten,
 )

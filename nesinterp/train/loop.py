@@ -324,7 +324,8 @@ def learning_rate(cfg: Config, step: int) -> float:
 
 def initial_weights(cfg: Config, channels: int, window: int) -> dict:
     """The autoencoder weights named by train.init_from, checked to fit ``cfg``'s model."""
-    from ..interpolate import PRETRAINED, load_autoencoder
+    from ..checkpoint import load_autoencoder
+    from ..trained_model import PRETRAINED
 
     source = PRETRAINED if cfg.train.init_from == "pretrained" else Path(cfg.train.init_from)
     try:

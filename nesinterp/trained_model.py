@@ -1,4 +1,4 @@
-"""TrainedModel: a trained music autoencoder behind four verbs every tool uses — encode, decode,
+"""TrainedModel: a trained music autoencoder behind the verbs every tool uses — encode, decode,
 interpolate, reconstruct — loaded from a run directory, a model file, or the bundled default.
 """
 
@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, export_model, load_tensors, model_files, read_model_meta
-from .config import Config, ConfigError, config_from_dict
+from .checkpoint import CheckpointError, export_model, load_autoencoder, model_files
 from .data import Representation
 from .latent import latent_path, slerp
 from .models import Autoencoder
@@ -19,36 +18,6 @@ from .refine import REFINE_LR, bf16_refinement
 from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
-
-
-def load_autoencoder(path: str | Path, device: str = "cpu", task: str | None = None
-                     ) -> tuple[Autoencoder, dict, Config]:
-    """The trained autoencoder (eval mode, float32) of a run directory or model file, with its model.json
-    description and config. ``task`` ("music", "image"): refuse a model of another kind."""
-    path = Path(path)
-    weights_path, meta_path = model_files(path)
-    if not meta_path.exists():
-        raise CheckpointError(f"{weights_path}: no {meta_path.name} beside it describing the model")
-    meta = read_model_meta(meta_path)
-    if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{meta_path}: a {meta.get('task')} model, not a{'n' if task[0] in 'aeiou' else ''} "
-                              f"{task} model")
-    try:
-        cfg = config_from_dict(meta["config"])
-        autoencoder = Autoencoder(cfg.model, int(meta["channels"]), int(meta["window"]))
-    except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{meta_path}: model description is incomplete or invalid ({exc})") from None
-    tensors = load_tensors(weights_path)
-    expected = autoencoder.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    if missing:
-        raise CheckpointError(f"{weights_path}: not weights of this model (missing {missing[0]})")
-    for key, value in expected.items():
-        if tensors[key].shape != value.shape:
-            raise CheckpointError(f"{weights_path}: incompatible shapes: {key} is {tuple(tensors[key].shape)} "
-                                  f"in the file, {tuple(value.shape)} in the model its model.json describes")
-    autoencoder.load_state_dict({k: tensors[k].to(torch.float32) for k in expected})
-    return autoencoder.to(device).eval(), meta, cfg
 
 
 class TrainedModel:
@@ -322,7 +291,7 @@ class TrainedModel:
 
             path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed, joined=True,
                                     refine=refine)
-            return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.interpolate")
+            return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.trained_model")
                     for k, p in enumerate(path)]
         single = np.ndim(a) == 3
         a, b = self.windows_of(a), self.windows_of(b)
