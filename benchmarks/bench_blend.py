@@ -28,7 +28,7 @@ t0 = time.perf_counter()
 import torch
 t1 = time.perf_counter()
 from nesinterp.cli import main
-from nesinterp.blend import blend_files, BlendOptions
+from nesinterp.blending import blend_files, BlendOptions
 t2 = time.perf_counter()
 result = blend_files(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or None, BlendOptions(steps=int(sys.argv[5])))
 t3 = time.perf_counter()

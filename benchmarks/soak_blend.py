@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nesinterp.blend import BlendOptions, blend_files  # noqa: E402
+from nesinterp.blending import BlendOptions, blend_files  # noqa: E402
 from nesinterp.trained_model import TrainedModel  # noqa: E402
 
 

@@ -23,8 +23,8 @@ _LAZY = {
     "write_musicxml": ("data_prep.interop", "write_musicxml"),
     "write_wav": ("nesinterp.render", "render_wav"),
     "TrainedModel": ("nesinterp.trained_model", "TrainedModel"),
-    "blend": ("nesinterp.blend", "blend_files"),
-    "BlendOptions": ("nesinterp.blend", "BlendOptions"),
+    "blend": ("nesinterp.blending", "blend"),
+    "BlendOptions": ("nesinterp.blending", "BlendOptions"),
 }
 
 

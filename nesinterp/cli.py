@@ -7,7 +7,6 @@ line for every command in one place.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import sys
@@ -15,6 +14,7 @@ import sys
 import click
 
 from . import __version__
+from .cli_common import UserError, exit_now, progress_bar
 from .errors import NesinterpError
 
 
@@ -22,16 +22,6 @@ def _os_error(exc: OSError) -> str:
     """'path: reason' for a file-system error, the way the rest of the tool words its errors."""
     where = f"{exc.filename}: " if exc.filename else ""
     return f"{where}{exc.strerror or exc}"
-
-
-class UserError(click.ClickException):
-    """A problem with the user's input or files: one line, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file=None) -> None:
-        message = " ".join(self.format_message().split())  # always one line
-        click.echo(f"nesinterp: error: {message}", err=True)
 
 
 class Commands(click.Group):
@@ -152,8 +142,8 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
         if is_main_process():
             click.echo(f"interrupted; continue with: nesinterp train --run-dir {run_dir} --resume", err=True)
         sys.exit(130)
-    if not is_main_process():
-        return  # rank 0 reports for every process of a torchrun launch
+    if not is_main_process():  # rank 0 reports for every process of a torchrun launch
+        return
     if last:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step",))
         click.echo(f"{run_dir}: step {last['step']}: {shown}")
@@ -162,11 +152,10 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 
 
 @main.command()
-@click.argument("song_a", metavar="A")
-@click.argument("song_b", metavar="B")
+@click.argument("songs", nargs=-1, required=True, metavar="A B [C ...]")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--steps", type=int, default=8, show_default=True,
-              help="Number of songs in the morph, both endpoints included.")
+              help="Number of songs in the morph (in each leg of a medley), both endpoints included.")
 @click.option("--model", type=click.Path(), default=None,
               help="Run directory or model.safetensors (default: the bundled model).")
 @click.option("--mode", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
@@ -177,7 +166,7 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--refine", type=int, default=None, metavar="STEPS", help="Refine each code by "
               "this many gradient steps towards its window (default: the model's, 40 for the bundled; 0: off).")
 @click.option("--start", "starts", type=float, multiple=True, metavar="SECONDS",
-              help="Where the blended window starts: once for both songs, or twice (A, then B).")
+              help="Where the blended window starts: once for every song, or once per song in order.")
 @click.option("--whole", is_flag=True, help="Blend whole songs window by window (the shorter repeats).")
 @click.option("--force", is_flag=True, help="Replace existing files in the output folder, and remove those "
               "an earlier blend wrote there that this one does not.")
@@ -187,30 +176,33 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 @click.option("--musicxml", is_flag=True, help="Also write each step as MusicXML (one part per voice, noise as "
               "percussion) for notation programs.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def blend(song_a, song_b, out, steps, model, mode, temperature, seed, refine, starts, whole, force, no_wav, no_plot,
+def blend(songs, out, steps, model, mode, temperature, seed, refine, starts, whole, force, no_wav, no_plot,
           no_html, musicxml, quiet):
     """Morph song A into song B: STEPS songs from A to B as NES-MDB MIDI and WAV, and index.html to
-    hear and see them all in a browser.
+    hear and see them all in a browser. More songs make a medley: A to B to C ..., STEPS a leg, one
+    morph.wav and one page.
 
     \b
     Examples:
       nesinterp blend a.mid b.mid --steps 8 -o out/
       nesinterp blend a.mid b.exprsco.pkl -o out/ --start 10 --start 30 --mode lerp
       nesinterp blend a.mid b.mid -o out/ --whole --model runs/nesmdb
+      nesinterp blend a.mid b.mid c.mid --steps 6 -o medley/
     """
-    from .blend import BlendOptions, blend_files
+    from .blending import BlendOptions, blend_songs
 
-    if len(starts) > 2:
-        raise UserError("--start is given once (both songs) or twice (A, then B)")
-    start_a = starts[0] if starts else None
-    start_b = starts[-1] if starts else None
+    if len(songs) < 2:
+        raise UserError("blend needs at least two songs (A B [C ...])")
+    if len(starts) not in (0, 1, len(songs)):
+        raise UserError(f"--start is given once (every song) or once per song ({len(songs)} times)")
     if whole and starts:
         raise UserError("--whole blends whole songs; it takes no --start")
-    options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed, start_a=start_a,
-                           start_b=start_b, whole=whole, force=force, wav=not no_wav, plot=not no_plot,
-                           html=not no_html, musicxml=musicxml, refine=refine)
-    with _progress_bar(quiet) as progress:
-        result = blend_files(song_a, song_b, out, model, options, progress)
+    options = BlendOptions(steps=steps, mode=mode, temperature=temperature, seed=seed,
+                           start_a=starts[0] if starts else None, start_b=starts[-1] if starts else None,
+                           starts=tuple(starts) if len(starts) > 1 else (), whole=whole, force=force,
+                           wav=not no_wav, plot=not no_plot, html=not no_html, musicxml=musicxml, refine=refine)
+    with progress_bar(quiet) as progress:
+        result = blend_songs(list(songs), out, model, options, progress)
     for path in result.files:
         click.echo(str(path))
     if result.removed:
@@ -218,49 +210,9 @@ def blend(song_a, song_b, out, steps, model, mode, temperature, seed, refine, st
                    "that this one does not write", err=True)
     for warning in result.record.get("warnings", []):
         click.echo(f"nesinterp: warning: {warning}", err=True)
-    _exit_now()
+    exit_now()
 
 
-PROGRESS_DELAY_S = 2.0  # a blend shorter than this shows no bar
-
-
-@contextlib.contextmanager
-def _progress_bar(quiet: bool, unit: str = "track", desc: str = "writing"):
-    """A ``progress(done, total)`` that draws a bar on stderr when stderr is a terminal and the work
-    takes longer than PROGRESS_DELAY_S (TQDM_DELAY overrides it, as it would tqdm's own default)."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(total=None, unit=unit, desc=desc, file=sys.stderr, leave=False,
-               delay=float(os.environ.get("TQDM_DELAY", PROGRESS_DELAY_S)))
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        yield progress
-    finally:
-        bar.close()
-
-
-def _exit_now() -> None:
-    """End the process without the interpreter's teardown.
-
-    With torch loaded, tearing the interpreter down costs about half a second, a sixth of blend's
-    budget from a cold start; every output file is already written and closed by now, so nothing is
-    lost by skipping it. Only when run as the command (not when ``main`` is called in-process).
-    """
-    if not FAST_EXIT:
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-FAST_EXIT = False  # set by run() below, the console-script entry point
 
 
 @main.command()
@@ -346,7 +298,7 @@ def eval_command(run_dir, data, out, split, pairs, windows, steps, seed, mode, r
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    with _progress_bar(quiet, unit="window", desc="coding") as progress:
+    with progress_bar(quiet, unit="window", desc="coding") as progress:
         _kind, _report, folder = evaluate_run(run_dir, out, data, split=split, pairs=pairs, steps=steps, seed=seed,
                                               device=device, force=force, mode=mode, refine=refine,
                                               windows=windows, progress=progress)
@@ -381,15 +333,18 @@ def export(run_dir, out, full_precision, force):
     click.echo(str(export_model(run_dir, out, half=not full_precision)))
 
 
-from .cli_bench import bench  # noqa: E402  (the bench group lives in its own module)
+from .cli_bench import bench  # noqa: E402  (the bench group lives in its own module,
+from .cli_explore import COMMANDS  # noqa: E402  and the verbs beyond two songs in theirs)
 
-main.add_command(bench)
+for _command in (bench, *COMMANDS):
+    main.add_command(_command)
 
 
 def run() -> None:
     """The console script: the CLI, allowed to skip interpreter teardown after a finished blend."""
-    global FAST_EXIT
-    FAST_EXIT = True
+    from . import cli_common
+
+    cli_common.FAST_EXIT = True
     main()
 
 

@@ -366,9 +366,16 @@ def score_windows(score: Score, window: int, hop: int | None = None) -> np.ndarr
     return np.stack([padded[i * hop : i * hop + window] for i in range(count)])
 
 
+def aligned_windows(scores: list[Score], window: int) -> list[np.ndarray]:
+    """Every song as a stack of consecutive windows, all of the same count: the shorter songs repeated
+    from their start to the longest one's length (what ``blend --whole`` and ``TrainedModel.interpolate``
+    and ``medley`` of Scores pair up)."""
+    stacks = [score_windows(s, window) for s in scores]
+    n = max(len(s) for s in stacks)
+    return [np.resize(s, (n, *s.shape[1:])) for s in stacks]
+
+
 def paired_windows(a: Score, b: Score, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both songs as stacks of consecutive windows of equal count; the shorter song is repeated from its
-    start (what ``blend --whole`` and ``TrainedModel.interpolate`` of two Scores pair up)."""
-    wa, wb = score_windows(a, window), score_windows(b, window)
-    n = max(len(wa), len(wb))
-    return np.resize(wa, (n, *wa.shape[1:])), np.resize(wb, (n, *wb.shape[1:]))
+    """``aligned_windows`` of two songs."""
+    wa, wb = aligned_windows([a, b], window)
+    return wa, wb

@@ -46,13 +46,6 @@ def write_pictures(folder: Path, name: str, score: Score, samples: np.ndarray | 
     return written
 
 
-def write_page(folder: Path, record: dict) -> Path:
-    """``folder/index.html`` from a blend record (blend.json), whose "files" say what there is to link."""
-    path = Path(folder) / "index.html"
-    path.write_text(page_html(record), encoding="utf-8")
-    return path
-
-
 # --- the page ---------------------------------------------------------------------------------------
 
 def page_html(record: dict) -> str:
@@ -61,7 +54,7 @@ def page_html(record: dict) -> str:
     metrics = record.get("metrics", {})
     inputs = record.get("inputs", {})
     steps = [t for t in tracks if t.get("role") == "step"]
-    title = f"{inputs.get('a', {}).get('name', 'A')} \u2192 {inputs.get('b', {}).get('name', 'B')}"
+    title = " \u2192 ".join(str(i.get("name", k.upper())) for k, i in inputs.items()) or "A \u2192 B"
     eager = len(tracks) <= EAGER_AUDIO
     scores = metrics.get("steps", [])
     real = metrics.get("realism_reference", {}).get("real_windows_typicality")
@@ -77,13 +70,11 @@ def page_html(record: dict) -> str:
         f"<title>{escape(title)} \u00b7 nesinterp blend</title>\n<style>{CSS}</style></head>\n<body>",
         f"<header><h1>{escape(title)}</h1><p class=\"lede\">{escape(_summary(record, len(steps)))}</p></header>",
         _morph_section(record, files, steps, eager),
-        "<section id=\"inputs\"><h2>A and B</h2><p class=\"note\"><b>As it is</b>: the part of the song "
+        f"<section id=\"inputs\"><h2>{_songs(inputs)}</h2><p class=\"note\"><b>As it is</b>: the part of the song "
         "that was blended. <b>As the model hears it</b>: the same notes with the volume and timbre the model "
         "decodes (it does not model them), which is what the steps should be compared with.</p>",
         f"<div class=\"cards\">{''.join(cards_in)}</div></section>",
-        f"<section id=\"steps\"><h2>The {len(steps)} steps</h2><p class=\"note\">Step 0 decodes A's code "
-        f"and step {len(steps) - 1} B's; between them the codes move from A's to B's "
-        f"({escape(str(record.get('options', {}).get('mode', '')))}). "
+        f"<section id=\"steps\"><h2>The {len(steps)} steps</h2><p class=\"note\">{_walk(record, len(steps))} "
         f"d<sub>A</sub>, d<sub>B</sub>: share of (frame, voice) cells whose note differs from the first and "
         f"the last step. Realism: how typical the step is of the model's training music (real windows "
         f"score {_num(metrics.get('realism_reference', {}).get('real_windows_typicality'))}).</p>",
@@ -92,6 +83,23 @@ def page_html(record: dict) -> str:
         f"{_link('blend.json', 'blend.json', files)}.</footer>\n</body></html>\n",
     ]
     return "\n".join(parts)
+
+
+def _songs(inputs: dict) -> str:
+    labels = [k.upper() for k in inputs] or ["A", "B"]
+    return " and ".join(labels) if len(labels) == 2 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _walk(record: dict, steps: int) -> str:
+    """What the steps are, in a sentence (escaped)."""
+    mode = escape(str(record.get("options", {}).get("mode", "")))
+    labels = [k.upper() for k in record.get("inputs", {})]
+    if len(labels) <= 2:
+        return (f"Step 0 decodes A's code and step {steps - 1} B's; between them the codes move from A's "
+                f"to B's ({mode}).")
+    per_leg = record.get("options", {}).get("steps", 2) - 1
+    songs = ", ".join(f"{x} step {i * per_leg}" for i, x in enumerate(labels))
+    return f"A medley: the steps decode the songs' codes ({songs}) and move from each to the next ({mode})."
 
 
 def _summary(record: dict, steps: int) -> str:
@@ -105,6 +113,8 @@ def _summary(record: dict, steps: int) -> str:
                 f"and of B (from {b.get('start_s', 0):g} s)")
     decoding = ("most likely notes" if not options.get("temperature")
                 else f"notes sampled at temperature {options.get('temperature'):g}, seed {options.get('seed')}")
+    if len(inputs) > 2:
+        what = f"{len(inputs)} songs in turn, {options.get('steps')} steps a leg ({seconds:.1f} s each)"
     return (f"{steps} steps between {what}, through the model {model.get('name') or model.get('source')} "
             f"(latent size {model.get('latent_dim')}), {options.get('mode')}, {decoding}.")
 
@@ -130,6 +140,9 @@ def _morph_section(record: dict, files: set, steps: list, eager: bool) -> str:
 
 
 def _path_scores(metrics: dict) -> str:
+    if metrics.get("legs"):  # a medley: each leg is a blend of its own
+        names = [f"{chr(65 + i)} \u2192 {chr(66 + i)}" for i in range(len(metrics["legs"]))]
+        return "".join(f"<h3>{n}</h3>{_path_scores(leg)}" for n, leg in zip(names, metrics["legs"]))
     path = metrics.get("path") or {}
     even = 1 / max(1, len(metrics.get("steps", [])) - 1)
     rows = [("realism of the inner steps", _num(metrics.get("realism")),
@@ -183,7 +196,9 @@ def _step_list(ks: list[int], total: int) -> str:
 def _step_note(track: dict, steps: int, metrics: dict) -> str:
     k = track["step"]
     d_a, d_b = metrics.get("endpoint_distance_a", []), metrics.get("endpoint_distance_b", [])
-    parts = [f"t = {track.get('t', k / max(1, steps - 1)):.2f}"]
+    leg = track.get("leg")
+    parts = ([f"{escape(leg[0].upper())} \u2192 {escape(leg[-1].upper())}, t = {track.get('leg_t', 0):.2f}"] if leg
+             else [f"t = {track.get('t', k / max(1, steps - 1)):.2f}"])
     if k < len(d_a) and k < len(d_b):
         parts.append(f"d<sub>A</sub> {_num(d_a[k])} \u00b7 d<sub>B</sub> {_num(d_b[k])}")
     return " \u00b7 ".join(parts)
@@ -236,16 +251,20 @@ def _card(track: dict, files: set, eager: bool, scores: dict | None, note: str |
     return "".join(out)
 
 
-A_COLOUR, B_COLOUR = np.array([217, 105, 43]), np.array([31, 143, 163])
+PALETTE = np.array([[217, 105, 43], [31, 143, 163], [122, 82, 181], [84, 150, 60], [196, 64, 110], [150, 120, 40]])
 
 
 def _colour(track: dict) -> str:
-    """The card's top edge: A's colour, B's, or their mix at the step's place on the way."""
+    """The card's top edge: its song's colour, or for a step the mix of its leg's two songs' at its place."""
+    if track.get("colour"):
+        return escape(track["colour"])
     if track.get("role") == "step":
-        t = track.get("t", 0.0)
+        leg = track.get("leg", "a-b")
+        first, t = ord(leg[0]) - 97, track.get("leg_t", track.get("t", 0.0))
+        mixed = (1 - t) * PALETTE[first % len(PALETTE)] + t * PALETTE[(first + 1) % len(PALETTE)]
     else:
-        t = 0.0 if track.get("name", "").startswith("a") else 1.0
-    r, g, b = ((1 - t) * A_COLOUR + t * B_COLOUR).round().astype(int)
+        mixed = PALETTE[(ord(track.get("name", "a")[0]) - 97) % len(PALETTE)]
+    r, g, b = np.asarray(mixed).round().astype(int)
     return f"rgb({r},{g},{b})"
 
 
@@ -266,7 +285,7 @@ def _curves(metrics: dict, steps: list) -> str:
     """An inline SVG of d_A, d_B and realism over the steps; each step's points link to its card."""
     d_a, d_b = metrics.get("endpoint_distance_a", []), metrics.get("endpoint_distance_b", [])
     realism = [s.get("realism") for s in metrics.get("steps", [])]
-    n = max(len(d_a), 2)
+    n = max(len(d_a), len(realism), 2)
     w, h, left, right, top, bottom = 560, 230, 48, 12, 10, 50
 
     def x(k):

@@ -12,6 +12,7 @@ import torch
 
 from .checkpoint import CheckpointError, export_model, load_autoencoder, model_files
 from .data import Representation
+from .explore import ExploreVerbs
 from .latent import latent_path, slerp
 from .models import Autoencoder
 from .refine import REFINE_LR, bf16_refinement
@@ -20,7 +21,7 @@ from .score import Score
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
-class TrainedModel:
+class TrainedModel(ExploreVerbs):
     """A music autoencoder ready to use. ``TrainedModel.load()`` gives the bundled default."""
 
     def __init__(self, autoencoder: Autoencoder, representation: Representation, meta: dict, source: str):
@@ -207,22 +208,6 @@ class TrainedModel:
         return [Score(w, f"decoded-{i}", "nesinterp.decode")
                 for i, w in enumerate(self.decode_windows(codes, temperature, seed))]
 
-    def sample(self, n: int = 1, seed: int = 0, temperature: float = 0.0) -> list[Score]:
-        """``n`` Scores decoded from codes drawn from the prior the latent regularizer pulls the codes
-        towards (a standard normal). A model trained without a regularizer has no such prior, and its
-        samples mean little.
-
-        Args:
-            n: how many.
-            seed: seed of the codes (and of the notes, with ``temperature``).
-            temperature: as in ``decode``.
-        Returns:
-            n Scores of ``window`` frames each.
-        """
-        gen = torch.Generator().manual_seed(seed)
-        codes = torch.randn(n, self.latent_dim, generator=gen)
-        return [s.with_name(f"sample-{i}", "nesinterp.sample") for i, s in enumerate(self.decode(codes, temperature, seed))]
-
     def as_heard(self, windows: np.ndarray) -> np.ndarray:
         """The windows as the model sees them: notes kept; velocity and timbre as the model would decode
         them (their typical values, unless the model is expressive). The input is certain, so it is read
@@ -299,13 +284,20 @@ class TrainedModel:
         (za, ea), (zb, eb) = self._codes(a, refine, joined), self._codes(b, refine, joined)
         paths = latent_path(za, zb, steps, mode)  # (steps, n, latent_dim)
         expression = None if ea is None else latent_path(ea, eb, steps, mode)  # on their own path
-        if joined:
-            out = self.decode_joined(paths, temperature, seed, expression)  # each step one sequence
-        else:
-            flat = lambda p: None if p is None else p.reshape(steps * len(za), -1)  # noqa: E731
-            out = self.decode_windows(flat(paths), temperature, seed, flat(expression))
-            out = out.reshape(steps, len(za), *a.shape[1:])
+        out = self.decode_paths(paths, expression, joined, temperature, seed)
         return out[:, 0] if single else out
+
+    def decode_paths(self, codes: torch.Tensor, expression: torch.Tensor | None = None, joined: bool = False,
+                     temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
+        """uint8 windows (m, n, window, 4, 3) of m sets of n codes (m, n, latent_dim): the steps of a path
+        (or the cells of a grid), each set of n consecutive windows decoded as one sequence with ``joined``
+        (a fully convolutional model), else window by window. ``expression``: as in ``decode_windows``."""
+        if joined and self.autoencoder.fully_convolutional:
+            return self.decode_joined(codes, temperature, seed, expression)  # each set one sequence
+        m, n = codes.shape[:2]
+        flat = lambda p: None if p is None else p.reshape(m * n, -1)  # noqa: E731
+        out = self.decode_windows(flat(codes), temperature, seed, flat(expression))
+        return out.reshape(m, n, self.window, 4, 3)
 
     def reconstruct(self, music, refine: int | None = None):
         """What the model makes of ``music`` through its code.

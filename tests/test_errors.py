@@ -41,7 +41,7 @@ def test_every_error_the_project_defines_derives_from_one_base():
 
     errors = project_error_classes()
     assert {ConfigError, EvalError, ReadError, TrainError} <= set(errors.values())
-    presentation = {"nesinterp.cli.UserError"}  # the CLI's one-line output of them, not an error kind
+    presentation = {"nesinterp.cli_common.UserError"}  # the CLI's one-line output of them, not an error kind
     strays = [name for name, cls in errors.items() if name not in presentation and not issubclass(cls, NesinterpError)]
     assert not strays, f"not a NesinterpError: {strays}"
     assert issubclass(NesinterpError, ValueError)  # what every one of them was before

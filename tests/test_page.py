@@ -68,9 +68,10 @@ def wav_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-def check_in_browser(folder: Path, chromium: str, profile: Path, screenshot: Path | None = None) -> dict:
+def check_in_browser(folder: Path, chromium: str, profile: Path, screenshot: Path | None = None,
+                     record_name: str = "blend.json") -> dict:
     """Load folder/index.html and assert what a reader needs from it; returns what the page reported."""
-    record = json.loads((folder / "blend.json").read_text())
+    record = json.loads((folder / record_name).read_text())
     browser = Browser(chromium, profile)
     try:
         page = browser.open((folder / "index.html").as_uri())
