@@ -132,7 +132,7 @@ def shift(song, shift, steps, start, whole, refine, out, model, temperature, see
 @click.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--data", type=click.Path(), default=None, help="Prepared dataset (default: the run's data.path).")
-@click.option("--windows", type=click.IntRange(min=64), default=4096, show_default=True,
+@click.option("--windows", type=click.IntRange(min=64), default=2048, show_default=True,
               help="Training windows to compute the directions from, evenly spread.")
 @click.option("--force", is_flag=True, help="Replace the model's attributes.json.")
 def attributes(run_dir, data, windows, force):
@@ -144,7 +144,7 @@ def attributes(run_dir, data, windows, force):
     Example:
       nesinterp attributes runs/nesmdb-v3 --data data/nesmdb
     """
-    from .attributes import write_attribute_vectors
+    from .gallery import write_attribute_vectors
 
     for line in write_attribute_vectors(run_dir, data, windows, force):
         click.echo(line)

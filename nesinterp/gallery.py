@@ -5,7 +5,7 @@ all or nothing, no file replaced without ``force``), each with its JSON record a
 - ``sample_files``: ``nesinterp sample -n 8 -o OUT``: windows or songs drawn from the prior (sample.json).
 - ``grid_files``: ``nesinterp grid A B C D --size 5 -o OUT``: the bilinear blend of four songs (grid.json).
 - ``shift_files``: ``nesinterp shift SONG --attribute NAME=X --steps 5 -o OUT``: a sweep along an
-  attribute vector from -X to +X (shift.json).
+  attribute vector from -X to +X (shift.json); ``write_attribute_vectors``: ``nesinterp attributes RUN``.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def shift_files(path: str, out: str | Path, model=None, options: ShiftOptions = 
                 progress: Progress = None) -> GalleryResult:
     """``path`` moved along an attribute vector (``TrainedModel.shift``), ``options.steps`` amounts from
     -amount to +amount; every version's attributes measured (``nesinterp.attributes``)."""
-    from .attributes import AttributeVectorError, measure_attributes, vectors_for
+    from .attributes import AttributeVectorError, measure_attributes
     from .gallery_page import shift_page
 
     if options.steps < 2:
@@ -218,7 +218,7 @@ def shift_files(path: str, out: str | Path, model=None, options: ShiftOptions = 
                  BlendError)
     model = _model(model)
     try:
-        vectors_for(model).vector(options.attribute)  # before any work: a model without them says so
+        model.attribute_vector(options.attribute)  # before any work: a model without them says so
     except AttributeVectorError as exc:
         raise BlendError(str(exc)) from None
     scores, windows, firsts = _windows([path], model, (options.start,) if options.start is not None else (),
@@ -249,3 +249,29 @@ def shift_files(path: str, out: str | Path, model=None, options: ShiftOptions = 
 
 def _round(v) -> float | None:
     return None if not np.isfinite(v) else round(float(v), 4)
+
+
+def write_attribute_vectors(source: str | Path, data: str | Path | None = None, windows: int = 2048,
+                            force: bool = False, progress=None) -> list[str]:
+    """``nesinterp attributes RUN``: the vectors of the model at ``source`` from ``windows`` train windows
+    of the dataset at ``data`` (default: the model's data.path), saved as attributes.json beside its
+    model.json; returns the lines to print (the file, then each attribute's gap and vector norm)."""
+    from data_prep.dataset import Dataset
+
+    from .attributes import NAMES, AttributeVectorError, attributes_path, compute_attribute_vectors, describe
+    from .evaluate.music import corpus_windows
+    from .trained_model import TrainedModel
+
+    target = attributes_path(source)
+    if target.exists() and not force:
+        raise AttributeVectorError(f"{target}: already exists (use --force to replace it)")
+    model = TrainedModel.load(source)
+    data = data or (model.meta.get("config", {}).get("data", {}) or {}).get("path") or "data/nesmdb"
+    train = corpus_windows(Dataset(data).split("train"), model.window, windows)
+    vectors = compute_attribute_vectors(model, train, progress=progress)
+    lines = [str(vectors.save(target.parent))]
+    for name in NAMES:
+        stats = vectors.stats.get(name, {})
+        lines.append(f"{name}: {describe(name)}; " + ", ".join(f"{k} {v:.3g}" for k, v in stats.items()
+                                                              if isinstance(v, (int, float))))
+    return lines

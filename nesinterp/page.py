@@ -139,10 +139,10 @@ def _morph_section(record: dict, files: set, steps: list, eager: bool) -> str:
     return "".join(out)
 
 
-def _path_scores(metrics: dict) -> str:
+def _path_scores(metrics: dict, ends: str = "AB") -> str:
     if metrics.get("legs"):  # a medley: each leg is a blend of its own
-        names = [f"{chr(65 + i)} \u2192 {chr(66 + i)}" for i in range(len(metrics["legs"]))]
-        return "".join(f"<h3>{n}</h3>{_path_scores(leg)}" for n, leg in zip(names, metrics["legs"]))
+        ends = [chr(65 + i) + chr(66 + i) for i in range(len(metrics["legs"]))]
+        return "".join(f"<h3>{e[0]} \u2192 {e[1]}</h3>{_path_scores(leg, e)}" for e, leg in zip(ends, metrics["legs"]))
     path = metrics.get("path") or {}
     even = 1 / max(1, len(metrics.get("steps", [])) - 1)
     rows = [("realism of the inner steps", _num(metrics.get("realism")),
@@ -156,9 +156,9 @@ def _path_scores(metrics: dict) -> str:
             ("step smoothness", _num(metrics.get("step_smoothness")),
              metrics.get("step_smoothness_reason") or "0 = even steps, near 1 = one abrupt switch"),
             ("pitch-class morph", _num(metrics.get("pitch_class_morph")), "1 = pitch classes mix as A and B do")]
-    for side in ("a", "b"):
+    for side, label in zip(("a", "b"), ends):
         mean = metrics.get(f"reconstruction_{side}", {}).get("mean", {})
-        rows.append((f"{side.upper()} kept by its reconstruction",
+        rows.append((f"{label} kept by its reconstruction",
                      f"{_num(mean.get('onset_f1_tol1'))} / {_num(mean.get('pitch_accuracy_sounding'))}",
                      "onset F1 (\u00b11 frame) / pitch on sounding frames, mean of the voices"))
     body = "".join(f"<tr><th>{escape(a)}</th><td>{escape(b)}</td><td class=\"note\">{escape(c)}</td></tr>"
@@ -310,7 +310,8 @@ def _curves(metrics: dict, steps: list) -> str:
         for k, v in points if n <= 100 else []:
             out.append(f"<a href=\"#step-{k}\"><circle class=\"{cls}\" cx=\"{x(k):.1f}\" cy=\"{y(v):.1f}\" r=\"4\">"
                        f"<title>step {k}: {label} {v:.3f}</title></circle></a>")
-    legend = (("da", "d_A (to step 0)"), ("db", "d_B (to the last step)"), ("re", "realism"))
+    legend = [(c, t) for c, t, v in (("da", "d_A (to step 0)", d_a), ("db", "d_B (to the last step)", d_b),
+                                     ("re", "realism", realism)) if any(x is not None for x in v)]
     for i, (cls, label) in enumerate(legend):
         lx, ly = left + i * 160, h - 8
         out.append(f"<line class=\"{cls}\" x1=\"{lx}\" x2=\"{lx + 18}\" y1=\"{ly - 4}\" y2=\"{ly - 4}\"/>"

@@ -164,3 +164,56 @@ def test_sample_grid_and_medley_pages_in_a_real_browser(model_dir, tmp_path, cli
         assert r.returncode == 0, r.stderr
         seen = check_in_browser(out, chromium, tmp_path / f"profile-{args[0]}", None, record_name)
         assert len(seen["audio"]) == players
+
+
+# --- attributes and shift -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model_with_attributes(tiny_model, tmp_path_factory):
+    """A copy of the small model with its attribute vectors, made by the command a user runs."""
+    import shutil
+    import subprocess
+
+    from .conftest import nesinterp_command
+
+    def cli(*args):
+        return subprocess.run([*nesinterp_command(), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+    folder = tmp_path_factory.mktemp("attributes") / "model"
+    shutil.copytree(tiny_model, folder, ignore=shutil.ignore_patterns("checkpoints", "samples"))
+    r = cli("attributes", folder, "--windows", "64")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == str(folder / "attributes.json") and "pitch:" in r.stdout
+    again = cli("attributes", folder, "--windows", "64")
+    one_line_error(again, "--force")
+    return folder
+
+
+def test_shift_sweeps_an_attribute_and_measures_it(model_with_attributes, tmp_path, cli, chromium):  # noqa: F811
+    out = tmp_path / "shift"
+    r = cli("shift", A, "--attribute", "pitch=+2", "--steps", "5", "-o", out, "--model", model_with_attributes)
+    assert r.returncode == 0, r.stderr
+    record = json.loads((out / "shift.json").read_text())
+    assert [s["amount"] for s in record["steps"]] == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert record["attribute"] == "pitch" and set(record["original_attributes"]) >= {"pitch", "density", "drums"}
+    assert all(0 <= s["realism"] <= 1 and "pitch" in s["attributes"] for s in record["steps"])
+    # amount 0 is the song's own reconstruction
+    model = TrainedModel.load(model_with_attributes)
+    window = np.asarray(compose_overworld().array[:64])
+    assert np.array_equal(read_score(out / "step-02-of-05.mid").notes, model.reconstruct(window[None])[0][..., 0])
+    sweep = model.shift(window, "pitch", [-2.0, 0.0, 2.0])
+    assert sweep.shape == (3, 64, 4, 3) and np.array_equal(sweep[1], model.reconstruct(window[None])[0])
+    seen = check_in_browser(out, chromium, tmp_path / "profile", None, "shift.json")
+    assert len(seen["audio"]) == 1 + 5 and "#step-4" in seen["links"]
+
+
+def test_shift_errors_are_one_line(model_dir, model_with_attributes, tmp_path, cli):
+    one_line_error(cli("shift", A, "--attribute", "pitch=1", "-o", tmp_path / "x", "--model", model_dir),
+                   "no attribute vectors for this model")
+    one_line_error(cli("shift", A, "--attribute", "dens=1", "-o", tmp_path / "x", "--model", model_with_attributes),
+                   "unknown attribute 'dens'")
+    one_line_error(cli("shift", A, "--attribute", "pitch=0", "-o", tmp_path / "x", "--model", model_with_attributes),
+                   "amount must be above 0")
+    one_line_error(cli("shift", A, "--attribute", "pitch=1", "--steps", "1", "-o", tmp_path / "x",
+                       "--model", model_with_attributes), "--steps must be at least 2")
+    assert not (tmp_path / "x").exists()
