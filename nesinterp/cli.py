@@ -84,8 +84,8 @@ def prep(sources, out, workers, strict, force, valid_fraction, test_fraction, ma
 
 
 @main.command()
-@click.option("-c", "--config", "config_name", default="nesmdb", show_default=True,
-              help="Config file, or the name of one in configs/ (nesmdb, tiny, mnist, lines, ...).")
+@click.option("-c", "--config", "config_name", default="nesmdb-v2", show_default=True,
+              help="Config file, or the name of one in configs/ (default: the bundled model's recipe).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a config value; repeatable (e.g. --set train.steps=2000).")
 @click.option("--data", type=click.Path(), default=None, help="Dataset folder (sets data.path).")
@@ -107,10 +107,10 @@ def train(config_name, overrides, data, run_dir, resume, force, device, threads,
 
     \b
     Examples:
-      nesinterp train                                   # configs/nesmdb.yaml on data/nesmdb
+      nesinterp train                                   # configs/nesmdb-v2.yaml on data/nesmdb
       nesinterp train --config tiny --data data/tiny --set train.steps=300
-      nesinterp train --run-dir runs/nesmdb --resume    # continue a stopped run
-      nesinterp train --run-dir runs/nesmdb --force     # start it over
+      nesinterp train --run-dir runs/nesmdb-v2 --resume # continue a stopped run
+      nesinterp train --run-dir runs/nesmdb-v2 --force  # start it over
       torchrun --nproc_per_node 2 -m nesinterp train    # several GPUs or processes
     """
     from .config import config_choice, load_config

@@ -236,6 +236,11 @@ def parse_override(text: str) -> tuple[str, str, object]:
     return section, key, parsed
 
 
+# What `nesinterp train` trains with no --config: the bundled model's recipe (tests/test_config.py keeps
+# the two the same when the bundled model changes).
+DEFAULT_CONFIG = "nesmdb-v2"
+
+
 def resolve_config_path(name_or_path: str | Path) -> Path:
     """A config file's path, or the name of a bundled config (``tiny`` -> configs/tiny.yaml). A folder is
     never a config: ``nesinterp train`` beside a data folder named ``nesmdb/`` takes the bundled
@@ -282,7 +287,7 @@ def variant_overrides(name: str) -> list[str]:
     return [f"acai.enabled={'true' if acai else 'false'}", f"regularizer.kind={rest[0] if rest else 'none'}"]
 
 
-def load_config(name_or_path: str | Path = "nesmdb", overrides: list[str] = ()) -> Config:
+def load_config(name_or_path: str | Path = DEFAULT_CONFIG, overrides: list[str] = ()) -> Config:
     path = resolve_config_path(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}

@@ -13,10 +13,20 @@ def test_every_bundled_config_loads():
         assert isinstance(cfg, Config) and cfg.name == name
 
 
-def test_default_is_acai_plus_wwae_on_nesmdb():
+def test_default_is_the_bundled_models_recipe():
+    import json
+
+    from nesinterp.config import DEFAULT_CONFIG
+    from nesinterp.trained_model import PRETRAINED
+
     cfg = load_config()
+    bundled = json.loads((PRETRAINED / "model.json").read_text())["config"]
+    assert cfg.name == DEFAULT_CONFIG == bundled["name"]  # `nesinterp train` trains what ships
     assert cfg.data.kind == "nesmdb" and cfg.acai.enabled and cfg.regularizer.kind == "wwae"
-    assert cfg.data.path == "data/nesmdb" and cfg.model.kind == "conv1d"
+    assert cfg.data.path == "data/nesmdb" and cfg.model.kind == "conv1d" and cfg.data.onsets
+    from nesinterp.cli import train
+
+    assert next(p for p in train.params if p.name == "config_name").default == DEFAULT_CONFIG
 
 
 def test_overrides_are_typed():
