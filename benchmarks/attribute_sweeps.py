@@ -36,21 +36,18 @@ import shlex
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.attributes import (  # noqa: E402
+from data_prep.dataset import Dataset
+from nesinterp import TrainedModel
+from nesinterp.attributes import (
     ALIASES, NAMES, attribute_vectors_from_codes, attributes_path, measure_attributes, shift_codes, vectors_for,
 )
-from nesinterp.evaluate.music import corpus_windows, evenly_spaced  # noqa: E402
-from nesinterp.metrics.music import onsets  # noqa: E402
-from nesinterp.metrics.realism import typicality  # noqa: E402
+from nesinterp.evaluate.music import corpus_windows, evenly_spaced
+from nesinterp.metrics.music import onsets
+from nesinterp.metrics.realism import typicality
 
 REPLICATES = 1000
 

@@ -16,23 +16,19 @@ Variants (slerp between the model's refined codes unless named):
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.evaluate.music import held_out_windows, interpolation_pairs  # noqa: E402
-from nesinterp.trained_model import slerp  # noqa: E402
-from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores, step_smoothness  # noqa: E402
-from nesinterp.metrics.realism import RealismReference, realism  # noqa: E402
-from nesinterp.refine import REFINE_LR  # noqa: E402
+from data_prep.dataset import Dataset
+from nesinterp import TrainedModel
+from nesinterp.evaluate.music import held_out_windows, interpolation_pairs
+from nesinterp.trained_model import slerp
+from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores, step_smoothness
+from nesinterp.metrics.realism import RealismReference, realism
+from nesinterp.refine import REFINE_LR
 
 GRID_PER_STEP = 4
 SHARED_STEPS = 20

@@ -17,14 +17,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import pretty_midi  # noqa: E402
+import pretty_midi
 
-from data_prep import read_score  # noqa: E402
-from data_prep.dataset import Dataset  # noqa: E402
-from data_prep.nesmdb_midi import write_nesmdb_midi  # noqa: E402
-from data_prep.prep import PrepOptions, run_prep  # noqa: E402
+from data_prep import read_score
+from data_prep.dataset import Dataset
+from data_prep.nesmdb_midi import write_nesmdb_midi
+from data_prep.prep import PrepOptions, run_prep
 
 
 def bench_archive(archive: Path, workers: int) -> tuple[float, int]:

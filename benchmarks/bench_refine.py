@@ -10,23 +10,19 @@ window on this machine. Tune on valid; the test split is for a final table only.
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.articulation import calibrated, window_logits  # noqa: E402
-from nesinterp.evaluate.music import (  # noqa: E402
+from data_prep.dataset import Dataset
+from nesinterp import TrainedModel
+from nesinterp.articulation import calibrated, window_logits
+from nesinterp.evaluate.music import (
     CORPUS_WINDOWS, corpus_realism_reference, held_out_windows, interpolation_pairs,
 )
-from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores  # noqa: E402
-from nesinterp.metrics.realism import realism  # noqa: E402
+from nesinterp.metrics.music import monotonicity_violations, reconstruction_scores
+from nesinterp.metrics.realism import realism
 
 VOICES = ("P1", "P2", "TR", "NO")
 

@@ -15,22 +15,21 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import io  # noqa: E402
-import sys  # noqa: E402
-import tarfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import io
+import sys
+import tarfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from data_prep.nesmdb_midi import nesmdb_midi_bytes  # noqa: E402
-from data_prep.pickles import score_from_pickle_bytes, song_name  # noqa: E402
-from data_prep.readers import read_score  # noqa: E402
-from nesinterp.synth import render_audio  # noqa: E402
+from data_prep.nesmdb_midi import nesmdb_midi_bytes
+from data_prep.pickles import score_from_pickle_bytes, song_name
+from data_prep.readers import read_score
+from nesinterp.synth import render_audio
 
 
 def shared_data() -> Path:

@@ -9,18 +9,14 @@ note changes across a boundary.
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.data import score_windows  # noqa: E402
-from nesinterp.metrics.music import onset_matches  # noqa: E402
+from data_prep.dataset import Dataset
+from nesinterp import TrainedModel
+from nesinterp.data import score_windows
+from nesinterp.metrics.music import onset_matches
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", default="data/nesmdb")

@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from data_prep.prep import PrepOptions, run_prep  # noqa: E402
-from nesinterp.config import load_config  # noqa: E402
-from nesinterp.losses import REGULARIZERS  # noqa: E402
-from nesinterp.train import Trainer  # noqa: E402
+from data_prep.prep import PrepOptions, run_prep
+from nesinterp.config import load_config
+from nesinterp.losses import REGULARIZERS
+from nesinterp.train import Trainer
 
 
 def sync(device):

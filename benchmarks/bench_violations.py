@@ -9,19 +9,15 @@ changes a note. Prints markdown tables; tune on valid, the test split is for a f
 """
 
 import argparse
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data_prep.dataset import Dataset  # noqa: E402
-from nesinterp import TrainedModel  # noqa: E402
-from nesinterp.evaluate.music import held_out_windows, interpolation_pairs  # noqa: E402
-from nesinterp.metrics.music import endpoint_curves  # noqa: E402
+from data_prep.dataset import Dataset
+from nesinterp import TrainedModel
+from nesinterp.evaluate.music import held_out_windows, interpolation_pairs
+from nesinterp.metrics.music import endpoint_curves
 
 VOICES = ("P1", "P2", "TR", "NO")
 

@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from nesinterp.bench import VariantRun, train_variants  # noqa: E402
-from nesinterp.config import load_config, variant_overrides  # noqa: E402
-from nesinterp.evaluate import evaluate_run  # noqa: E402
-from nesinterp.jsonio import dumps  # noqa: E402
+from nesinterp.bench import VariantRun, train_variants
+from nesinterp.config import load_config, variant_overrides
+from nesinterp.evaluate import evaluate_run
+from nesinterp.jsonio import dumps
 
 DEFAULT_CONFIG = {"music": "nesmdb-bundled", "mnist": "mnist"}
 

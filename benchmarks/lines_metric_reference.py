@@ -8,15 +8,11 @@ interpolation (evenly spaced angles), a pixel-space crossfade and an abrupt swit
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from nesinterp.images import lines_reference, render_lines  # noqa: E402
-from nesinterp.metrics.lines import even_angles, lines_scores  # noqa: E402
+from nesinterp.images import lines_reference, render_lines
+from nesinterp.metrics.lines import even_angles, lines_scores
 
 PAIRS, STEPS = 256, 16
 

@@ -7,16 +7,14 @@ tensors or file handles left behind). Prints resident memory every N blends and 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from nesinterp.blending import BlendOptions, blend_files  # noqa: E402
-from nesinterp.trained_model import TrainedModel  # noqa: E402
+from nesinterp.blending import BlendOptions, blend_files
+from nesinterp.trained_model import TrainedModel
 
 
 def rss_mb() -> float:
