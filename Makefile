@@ -31,7 +31,7 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_prep.py
+	$(BIN)/python benchmarks/speed/bench_prep.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache tests/artifacts

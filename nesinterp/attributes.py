@@ -2,7 +2,7 @@
 of the windows in its top quarter minus that of its bottom quarter. ``amount`` times it added to a song's
 codes moves the song along the attribute (1: by the top-minus-bottom-quarter difference). The codes are
 the model's own (``TrainedModel.codes``, refined as blend's), so the vectors live where blends' codes do.
-A model's vectors sit beside its model.json as attributes.json; ``benchmarks/attribute_sweeps.py``
+A model's vectors sit beside its model.json as attributes.json; ``benchmarks/experiments/attribute_sweeps.py``
 measures how far a shift moves its attribute, and the others."""
 
 from __future__ import annotations

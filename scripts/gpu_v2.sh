@@ -47,7 +47,7 @@ timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_a
   tests/test_losses.py 2>&1 | tail -15 | tee "$OUT/tests.log"
 
 # 2. Throughput of the v2 config, nothing else running.
-timeout 120 $PY benchmarks/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device "$DEVICE" \
+timeout 120 $PY benchmarks/speed/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device "$DEVICE" \
   --steps "$BENCH_STEPS" --batches "$BENCH_BATCHES" 2>&1 | grep -v -i "warn\|autocast =" | tee "$OUT/bench_train.md"
 
 # 3. The runs, side by side.

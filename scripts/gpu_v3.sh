@@ -25,7 +25,7 @@ timeout 60 $PY -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_v3
   | tail -8 | tee "$OUT/tests.log"
 
 GPU=(--set model.max_width=256 --set model.head_width=128 --set acai.critic_width=0)
-timeout 100 $PY benchmarks/bench_train.py --grid nesmdb-v3 --dataset data/nesmdb --device cuda --steps 10 \
+timeout 100 $PY benchmarks/speed/bench_train.py --grid nesmdb-v3 --dataset data/nesmdb --device cuda --steps 10 \
   --batches 256,1024,4096 "${GPU[@]}" 2>&1 | grep -v -i "warn" | tee "$OUT/bench_train.md"
 
 timeout -k 60 "$TRAIN_SECONDS" $PY -m nesinterp train --config nesmdb-v3 --data data/nesmdb --run-dir "$RUNS/v3-gpu" \

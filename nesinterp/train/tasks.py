@@ -164,7 +164,7 @@ class MusicTask:
         n - 1 - i) on the cells where both windows agree, the same note or both silent, each voice's
         mean over its shared cells and over its uniform-guess loss as in the balanced reconstruction:
         what two songs share, a blend of them keeps. Interpolants that invent notes where both songs are
-        silent break the morph's monotonicity (benchmarks/bench_violations.py)."""
+        silent break the morph's monotonicity (benchmarks/experiments/bench_violations.py)."""
         notes = targets["notes"]  # (B, 4, T)
         shared = (notes == notes.flip(0)).float()
         heads = self.rep.split_logits(mix_logits.float())

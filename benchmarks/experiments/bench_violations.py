@@ -4,7 +4,7 @@ same split), every step k -> k+1 at which the distance to A falls or the distanc
 there (both silent, the same note) or differ, and whether the step turns a silent cell into a note or
 changes a note. Prints markdown tables; tune on valid, the test split is for a final table only.
 
-    python benchmarks/bench_violations.py [--model RUN] [--data data/nesmdb] [--split valid] [--pairs 256]
+    python benchmarks/experiments/bench_violations.py [--model RUN] [--data data/nesmdb] [--split valid] [--pairs 256]
         [--mode slerp|lerp] [--refine N]
 """
 

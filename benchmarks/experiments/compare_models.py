@@ -1,9 +1,9 @@
 """Which model interpolates best? Train several variants (plain AE, ACAI, WWAE, ACAI + WWAE, ...) with one
 budget and score each with ``nesinterp eval``'s functions; print a Markdown table.
 
-    python benchmarks/compare_models.py music --data data/nesmdb --steps 2000 \
+    python benchmarks/experiments/compare_models.py music --data data/nesmdb --steps 2000 \
         --models baseline,acai,wwae,acai+wwae,acai+mmd_imq
-    python benchmarks/compare_models.py mnist --steps 1500 --models baseline,acai,acai+wwae
+    python benchmarks/experiments/compare_models.py mnist --steps 1500 --models baseline,acai,acai+wwae
 
 Runs go to --out (default runs/compare-<task>/<variant>); finished runs are reused and interrupted ones
 resumed, so rerunning only re-scores. Each run's report folder is RUN/eval; the table and all numbers
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 from nesinterp.bench import VariantRun, train_variants
 from nesinterp.config import load_config, variant_overrides

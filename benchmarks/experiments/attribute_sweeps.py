@@ -28,7 +28,7 @@ codes instead (``decode_paths(codes, None)``), which plays every version quieter
 Cost: coding the train windows (``TrainedModel.codes``, 40 refinement steps for the bundled model, of
 both codes) is nearly all of it: about 36 s per 256 windows on one thread.
 
-    python benchmarks/attribute_sweeps.py [--write] [--data data/nesmdb] [--model RUN] [--windows 2048]
+    python benchmarks/experiments/attribute_sweeps.py [--write] [--data data/nesmdb] [--model RUN] [--windows 2048]
 """
 
 import argparse

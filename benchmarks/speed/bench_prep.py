@@ -1,7 +1,7 @@
 """Ingestion speed: `prep` on the full exprsco archive, and the NES-MDB MIDI reader side by side with
 pretty_midi's piano roll on the same files.
 
-    python benchmarks/bench_prep.py [--data ../shared/data] [--songs 200]
+    python benchmarks/speed/bench_prep.py [--data ../shared/data] [--songs 200]
 
 Prints Markdown tables. Not part of the test run.
 """
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 import pretty_midi
 

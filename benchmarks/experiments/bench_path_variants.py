@@ -12,7 +12,7 @@ Variants (slerp between the model's refined codes unless named):
 - ``shared``: each inner step's code refined (20 steps) towards the notes both songs share there.
 - ``smooth S``: every step decoded from logits averaged over 8 codes drawn within S of it.
 
-    python benchmarks/bench_path_variants.py [--model RUN] [--data data/nesmdb] [--split valid] [--pairs 256]
+    python benchmarks/experiments/bench_path_variants.py [--model RUN] [--data data/nesmdb] [--split valid] [--pairs 256]
 """
 
 import argparse

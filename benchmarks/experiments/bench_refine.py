@@ -6,7 +6,7 @@ songs, with the onset thresholds and sounding biases chosen for that step count 
 and of the inner interpolation steps, monotonicity violations per path, and the refinement's seconds per
 window on this machine. Tune on valid; the test split is for a final table only.
 
-    python benchmarks/bench_refine.py [--data data/nesmdb] [--split valid] [--model RUN] [--steps 0,10,20]
+    python benchmarks/experiments/bench_refine.py [--data data/nesmdb] [--split valid] [--model RUN] [--steps 0,10,20]
 """
 
 import argparse

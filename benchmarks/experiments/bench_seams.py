@@ -5,7 +5,7 @@ silence) against the whole song encoded and decoded as one sequence (``encode_jo
 onset F1 (+-1 frame) over all frames and within 4 frames of a window boundary, and how often a voice's
 note changes across a boundary.
 
-    python benchmarks/bench_seams.py [--data data/nesmdb] [--split valid] [--model RUN]
+    python benchmarks/experiments/bench_seams.py [--data data/nesmdb] [--split valid] [--model RUN]
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """`nesinterp eval` speed at its defaults: the whole command from a cold start, as a user runs it.
 
-    python benchmarks/bench_eval.py [--model RUN_DIR] [--data data/nesmdb] [--repeats 3] [-- EXTRA EVAL OPTIONS]
+    python benchmarks/speed/bench_eval.py [--model RUN_DIR] [--data data/nesmdb] [--repeats 3] [-- EXTRA EVAL OPTIONS]
 
 Prepares data/nesmdb from ../shared/data when it is missing (about 4 s), then times
 `nesinterp eval MODEL --data DATA -o TMP --quiet` (the bundled model by default) and reads how many
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARCHIVE = ROOT.parent / "shared" / "data" / "nesmdb" / "nesmdb24_exprsco.tar.gz"
 
 

@@ -1,7 +1,7 @@
 """How fast the NES synthesizer renders real four-voice songs on one core, side by side with
 pretty_midi's sine-wave synthesizer on the same notes. Prints a Markdown table.
 
-    .venv/bin/python benchmarks/bench_render.py [--songs 6] [--rate 44100] [--repeat 3]
+    .venv/bin/python benchmarks/speed/bench_render.py [--songs 6] [--rate 44100] [--repeat 3]
 
 Songs: the five NES-MDB MIDI samples and the longest four-voice songs of the exprsco valid split,
 read from ../shared/data (or $NESINTERP_SHARED_DATA).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 from data_prep.nesmdb_midi import nesmdb_midi_bytes
 from data_prep.pickles import score_from_pickle_bytes, song_name

@@ -3,9 +3,9 @@ config, the per-step cost of each latent regularizer at batch 64, 256 and 1024, 
 wall time. Runs on CUDA too when present (``--device cuda``). ``--grid CONFIG`` measures instead one
 config's whole steps at batch 64, 256 and 1024 in fp32 and bf16 (autocast) side by side.
 
-    python benchmarks/bench_train.py [--data ../shared/data] [--device cpu|cuda] [--threads N]
-    python benchmarks/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device cuda
-    python benchmarks/bench_train.py --recipe nesmdb-v3 --threads 2      # the v3 recipe as it trains
+    python benchmarks/speed/bench_train.py [--data ../shared/data] [--device cpu|cuda] [--threads N]
+    python benchmarks/speed/bench_train.py --grid nesmdb-v2 --dataset data/nesmdb --device cuda
+    python benchmarks/speed/bench_train.py --recipe nesmdb-v3 --threads 2      # the v3 recipe as it trains
 
 Prints Markdown tables. Not part of the test run.
 """
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 import torch
 

@@ -1,7 +1,7 @@
 """`nesinterp blend` speed: the whole command from a cold start (a fresh interpreter each time, as a
 user runs it), and where the time goes inside one run.
 
-    python benchmarks/bench_blend.py [--model RUN_DIR] [--repeats 5] [--steps 8]
+    python benchmarks/speed/bench_blend.py [--model RUN_DIR] [--repeats 5] [--steps 8]
 
 Blends the two bundled example songs, WAVs and piano rolls included, with and without the page
 (index.html and its pictures; runs interleaved, so both see the same machine). Prints Markdown.
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 A = ROOT / "nesinterp" / "examples" / "overworld.mid"
 B = ROOT / "nesinterp" / "examples" / "dungeon.mid"
 

@@ -2,7 +2,7 @@
 interpolation (evenly spaced angles), a pixel-space crossfade and an abrupt switch at the midpoint,
 256 random pairs x 16 steps as in the benchmark. Prints a Markdown table.
 
-    python benchmarks/lines_metric_reference.py [--mode official|area] [--seed 0]
+    python benchmarks/experiments/lines_metric_reference.py [--mode official|area] [--seed 0]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Soak: many blends in a row in one process must keep memory flat (no growth from caches, figures,
 tensors or file handles left behind). Prints resident memory every N blends and the growth.
 
-    python benchmarks/soak_blend.py [--blends 200] [--every 20]
+    python benchmarks/speed/soak_blend.py [--blends 200] [--every 20]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 from nesinterp.blending import BlendOptions, blend_files
 from nesinterp.trained_model import TrainedModel

@@ -2,7 +2,7 @@
 trained on the same number of windows and scored by `nesinterp eval` with the encoder's codes (no
 refinement), every figure with its 95 % interval.
 
-    python benchmarks/ablation_v3.py [--windows 300000] [--data data/nesmdb] [--out runs/ablation-v3]
+    python benchmarks/experiments/ablation_v3.py [--windows 300000] [--data data/nesmdb] [--out runs/ablation-v3]
 
 Variants (all at v3's CPU-sized widths, so that only the named change differs):
   v2               frame notes + onset head (v2's representation), no causal head, probabilities to the critic

@@ -2,7 +2,7 @@
 on the same songs, the whole NES-MDB valid split rendered to WAV, `nesinterp blend` from a cold start
 against `python -c "import torch"`, and reading NES-MDB MIDI against pretty_midi + piano roll.
 
-    python benchmarks/bench_speed.py [--songs 8] [--repeat 5] [--blend-runs 5] [--cpu 0]
+    python benchmarks/speed/bench_speed.py [--songs 8] [--repeat 5] [--blend-runs 5] [--cpu 0]
 
 Prints Markdown. Real data from ../shared/data (or $NESINTERP_SHARED_DATA). Every process of the run
 (the blend and torch cold starts too) is pinned to one CPU, and BLAS/OpenMP pools to one thread.
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 from bench_render import best_times, shared_data, songs, synth_rows
 
