@@ -333,6 +333,33 @@ def export(run_dir, out, full_precision, force):
     click.echo(str(export_model(run_dir, out, half=not full_precision)))
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--data", type=click.Path(), default="data/nesmdb", show_default=True,
+              help="Prepared dataset whose valid split the settings are chosen on.")
+@click.option("--refine", type=click.IntRange(min=0), default=40, show_default=True, metavar="STEPS",
+              help="Choose them for codes refined this many steps, as blend and eval decode (0: the encoder's).")
+@click.option("--refine-lr", type=float, default=0.08, show_default=True, help="The refinement's step size.")
+@click.option("--expression-codes/--no-expression-codes", default=None,
+              help="Read volumes and timbres from a second code per window (default: as the model does).")
+@click.option("--split", default="valid", show_default=True, help="The split they are chosen on.")
+@click.option("--write", is_flag=True, help="Store the settings in the model's model.json.")
+def calibrate(run_dir, data, refine, refine_lr, expression_codes, split, write):
+    """Choose a model's onset thresholds, sounding biases and volume tilts again on the valid split, for
+    the codes blend and eval decode; print the before/after table, and with --write store them.
+
+    \b
+    Example:
+      nesinterp calibrate runs/nesmdb-v2 --data data/nesmdb --refine 40 --expression-codes --write
+    """
+    from .calibration import calibrate as run
+
+    result = run(run_dir, data, refine, refine_lr, expression_codes, write, split=split)
+    click.echo("\n".join(result.table))
+    if result.written:
+        click.echo(f"written to {result.written}")
+
+
 from .cli_bench import bench  # noqa: E402  (the bench group lives in its own module,
 from .cli_explore import COMMANDS  # noqa: E402  and the verbs beyond two songs in theirs)
 

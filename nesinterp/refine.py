@@ -37,7 +37,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-REFINE_STEPS = 40  # what the bundled model is calibrated for and calibrate_onsets.py chooses for
+REFINE_STEPS = 40  # what the bundled model is calibrated for and nesinterp calibrate chooses for
 REFINE_LR = 0.08  # Adam's step on the code (the codes' entries are about unit size); chosen on valid
 ONSET_WEIGHT = 4.0  # the four voices' onset flags, averaged, weigh as much as the four notes, summed
 EXPRESSION_WEIGHT = 1 / 16

@@ -29,7 +29,7 @@ class TrainedModel(ExploreVerbs):
         self.representation = representation
         self.meta = meta
         self.source = source
-        # code refinement steps the decoding was calibrated for (scripts/calibrate_onsets.py --refine);
+        # code refinement steps the decoding was calibrated for (nesinterp calibrate --refine);
         # what encode, reconstruct and interpolate use unless told otherwise
         self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
         self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size

@@ -95,7 +95,7 @@ fi
 # decoding calibrated for refined codes first (2048 valid windows x 40 steps: seconds on the GPU).
 if [ "$PHASE" = 3 ]; then
   for name in $NAMES; do
-    timeout 90 $PY scripts/calibrate_onsets.py "$RUNS/$name" --data data/nesmdb --refine 40 --expression-codes --write \
+    timeout 90 $PY -m nesinterp calibrate "$RUNS/$name" --data data/nesmdb --refine 40 --expression-codes --write \
       2>&1 | tee "$OUT/$name.calibrate.md"
   done
 fi

@@ -35,7 +35,7 @@ fi
 $BIN/nesinterp export runs/bundled-cool -o runs/bundled/export --force
 # onset thresholds, sounding biases and volume tilts for codes refined by 40 steps (the expression from
 # codes of its own), as blend decodes them
-$BIN/python scripts/calibrate_onsets.py runs/bundled/export --data data/nesmdb --refine 40 --expression-codes --write
+$BIN/nesinterp calibrate runs/bundled/export --data data/nesmdb --refine 40 --expression-codes --write
 # its scores on the valid split, beside the baselines (the README's tables)
 $BIN/nesinterp eval runs/bundled/export --data data/nesmdb --pairs 256 -o runs/bundled/eval-valid --force
 if [ "$INSTALL" = 1 ]; then

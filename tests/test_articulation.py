@@ -146,6 +146,20 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
 
     song = read_score(EXAMPLES / "overworld.mid")
     assert model.reconstruct(song).frames == song.frames
+    # `nesinterp calibrate` chooses them again for refined codes and stores that choice with them
+    r = cli("calibrate", run, "--data", data, "--refine", "2", "--split", "train", "--write")
+    assert r.returncode == 0, r.stderr
+    assert "| before |" in r.stdout and "| chosen |" in r.stdout and f"written to {run / 'model.json'}" in r.stdout
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["refine_steps"] == 2 and meta["refine_lr"] == 0.08 and len(meta["representation"]["onset_threshold"]) == 4
+    assert TrainedModel.load(run).refine_steps == 2
+
+
+def test_calibrate_refuses_a_model_without_onsets_in_one_line(tiny_model, tmp_path, cli):
+    before = (tiny_model / "model.json").read_text()
+    r = cli("calibrate", tiny_model, "--data", tmp_path, "--write")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no onset head" in r.stderr, r.stderr
+    assert (tiny_model / "model.json").read_text() == before
 
 
 def test_note_by_note_decoding_keeps_one_pitch_per_note():

@@ -68,7 +68,7 @@ def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
 
 
 def test_the_step_size_the_decoding_was_calibrated_for_is_used(model, windows):
-    lr = model.meta["refine_lr"]  # recorded beside refine_steps by calibrate_onsets.py --write
+    lr = model.meta["refine_lr"]  # recorded beside refine_steps by nesinterp calibrate --write
     assert lr == REFINE_LR and model.refine_lr == lr and model.describe()["refine_lr"] == lr
     rep, decode = model.representation, model.refinement_decoder()
     codes, w = model.encode(windows[:2], refine=0), torch.from_numpy(windows[:2])

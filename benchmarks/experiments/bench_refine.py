@@ -1,7 +1,7 @@
 """Code refinement (nesinterp.refine) against its cost: for each number of refinement steps, a model's
 reconstructions of every window of a dataset split and its interpolations between windows of different
 songs, with the onset thresholds and sounding biases chosen for that step count on the same windows (as
-``scripts/calibrate_onsets.py --refine N`` does on the valid split). Prints one markdown table: onset F1
+``nesinterp calibrate --refine N`` does on the valid split). Prints one markdown table: onset F1
 (+-1 frame), pitch accuracy on sounding frames, onsets predicted / true, realism of the reconstructions
 and of the inner interpolation steps, monotonicity violations per path, and the refinement's seconds per
 window on this machine. Tune on valid; the test split is for a final table only.
