@@ -133,14 +133,20 @@ def spectrogram_strip(samples: np.ndarray, sample_rate: int, width: int) -> np.n
     return MAGMA[index.T[::-1]]
 
 
-# A 3x5 pixel font for the few labels the overview needs (rows top to bottom, 3 bits each); any other
-# character is left blank. Drawn at FONT_SCALE.
+# A 3x5 pixel font (rows top to bottom, 3 bits each): digits, capitals and common punctuation; text is
+# drawn in capitals and any other character is left blank. Drawn at FONT_SCALE.
 _GLYPHS = {
     "0": (7, 5, 5, 5, 7), "1": (2, 6, 2, 2, 7), "2": (7, 1, 7, 4, 7), "3": (7, 1, 7, 1, 7), "4": (5, 5, 7, 1, 1),
     "5": (7, 4, 7, 1, 7), "6": (7, 4, 7, 5, 7), "7": (7, 1, 1, 1, 1), "8": (7, 5, 7, 5, 7), "9": (7, 5, 7, 1, 7),
-    "A": (2, 5, 7, 5, 5), "B": (6, 5, 6, 5, 6), "N": (5, 7, 7, 7, 5), "O": (2, 5, 5, 5, 2), "P": (6, 5, 6, 4, 4),
-    "R": (6, 5, 6, 5, 5), "S": (3, 4, 2, 1, 6), "T": (7, 2, 2, 2, 2), "e": (2, 5, 7, 4, 3), "p": (0, 6, 5, 6, 4),
-    "t": (2, 7, 2, 2, 1), "-": (0, 0, 7, 0, 0), ".": (0, 0, 0, 0, 2), "=": (0, 7, 0, 7, 0),
+    "A": (2, 5, 7, 5, 5), "B": (6, 5, 6, 5, 6), "C": (3, 4, 4, 4, 3), "D": (6, 5, 5, 5, 6), "E": (7, 4, 6, 4, 7),
+    "F": (7, 4, 6, 4, 4), "G": (3, 4, 5, 5, 3), "H": (5, 5, 7, 5, 5), "I": (7, 2, 2, 2, 7), "J": (1, 1, 1, 5, 2),
+    "K": (5, 5, 6, 5, 5), "L": (4, 4, 4, 4, 7), "M": (5, 7, 7, 5, 5), "N": (5, 7, 7, 7, 5), "O": (2, 5, 5, 5, 2),
+    "P": (6, 5, 6, 4, 4), "Q": (2, 5, 5, 6, 3), "R": (6, 5, 6, 5, 5), "S": (3, 4, 2, 1, 6), "T": (7, 2, 2, 2, 2),
+    "U": (5, 5, 5, 5, 7), "V": (5, 5, 5, 5, 2), "W": (5, 5, 7, 7, 5), "X": (5, 5, 2, 5, 5), "Y": (5, 5, 2, 2, 2),
+    "Z": (7, 1, 2, 4, 7), "-": (0, 0, 7, 0, 0), ".": (0, 0, 0, 0, 2), "=": (0, 7, 0, 7, 0), ":": (0, 2, 0, 2, 0),
+    "/": (1, 1, 2, 4, 4), "_": (0, 0, 0, 0, 7), "(": (1, 2, 2, 2, 1), ")": (4, 2, 2, 2, 4), "~": (0, 3, 6, 0, 0),
+    "'": (2, 2, 0, 0, 0), ",": (0, 0, 0, 2, 4), "+": (0, 2, 7, 2, 0), "!": (2, 2, 2, 0, 2), "?": (6, 1, 2, 0, 2),
+    "%": (5, 1, 2, 4, 5), "#": (5, 7, 5, 7, 5), "<": (1, 2, 4, 2, 1), ">": (4, 2, 1, 2, 4),
 }
 FONT_SCALE = 2
 TEXT = np.array([200, 204, 214], np.uint8)
@@ -151,7 +157,7 @@ def text_image(text: str, width: int) -> np.ndarray:
     height = 7 * FONT_SCALE
     band = np.broadcast_to(BACKGROUND, (height, width, 3)).copy()
     bits = np.zeros((5, 4 * len(text)), bool)
-    for i, char in enumerate(text):
+    for i, char in enumerate(text.upper()):
         for row, pattern in enumerate(_GLYPHS.get(char, (0,) * 5)):
             bits[row, 4 * i: 4 * i + 3] = [(pattern >> (2 - c)) & 1 for c in range(3)]
     bits = bits.repeat(FONT_SCALE, axis=0).repeat(FONT_SCALE, axis=1)[:, :max(0, width - FONT_SCALE)]

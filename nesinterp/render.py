@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import NesinterpError
-from .score import FRAME_RATE, VOICE_NAMES, Score, Voice
+from .score import Score
 from .synth import DEFAULT_SAMPLE_RATE, render_audio
 
 MIN_SAMPLE_RATE = 8000
@@ -151,52 +151,16 @@ def render_midi(score: Score, path, force: bool = True) -> Path:
 # --- piano roll ---------------------------------------------------------------------------------
 
 def plot_piano_roll(scores: Score | Sequence[Score], path, titles: Sequence[str] | None = None) -> Path:
-    """A PNG of the four voices, one row per voice, the scores side by side in time (e.g. blend steps).
-
-    Pulse and noise cells are shaded by velocity, the triangle (no volume) at full strength; the noise
-    row's y axis is the NES-MDB noise note (16 = fastest period). Each row is one image composed in
-    numpy, so the figure has four axes however many scores it shows (fast to draw and save).
-    """
-    # The object API with the Agg canvas: no pyplot, so no global backend is chosen or changed.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """A PNG of the four voices, the scores side by side under their titles (e.g. blend steps), drawn
+    by the one piano-roll drawer every picture of the project uses (``pictures.overview_image``: lanes
+    P1, P2, TR, NO on one pitch scale, brighter = louder)."""
+    from .pictures import overview_image, write_png
 
     scores = [scores] if isinstance(scores, Score) else list(scores)
     if not scores:
         raise RenderError("nothing to plot: no scores given")
     titles = list(titles) if titles is not None else [s.name for s in scores]
-    gap = max(1, max(s.frames for s in scores) // 40)  # frames of blank between scores
-    starts = np.cumsum([0] + [max(s.frames, 1) + gap for s in scores])
-    width = int(starts[-1] - gap)
-    fig = Figure(figsize=(min(24.0, max(6.0, 2.2 * len(scores) + 2)), 8.0))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(4, 1, squeeze=False)[:, 0]
-    for voice in Voice:
-        ax = axes[voice]
-        notes = [s.notes[:, voice].astype(np.int64) for s in scores]
-        sounding = np.concatenate([n[n > 0] for n in notes]) if notes else np.zeros(0, np.int64)
-        lo, hi = (1, 16) if voice == Voice.NO else (
-            (int(sounding.min()) - 2, int(sounding.max()) + 2) if len(sounding) else (57, 81))
-        roll = np.zeros((hi - lo + 1, width))
-        for start, score, n in zip(starts, scores, notes):
-            strength = (np.full(len(n), 15) if voice == Voice.TR else score.velocities[:, voice].astype(np.int64))
-            frames = np.flatnonzero(n > 0)
-            # A floor so that quiet notes stay visible; brighter = louder.
-            roll[n[frames] - lo, start + frames] = 0.3 + 0.7 * strength[frames] / 15.0
-        ax.imshow(roll, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
-                  interpolation="nearest", extent=(0, width / FRAME_RATE, lo - 0.5, hi + 0.5))
-        for start in starts[1:-1]:
-            ax.axvline((start - gap / 2) / FRAME_RATE, color="white", lw=0.8)
-        ax.set_ylabel(VOICE_NAMES[voice] + (" (noise)" if voice == Voice.NO else " (note)"))
-        if voice == Voice.P1:
-            for start, score, title in zip(starts, scores, titles):
-                ax.text((start + score.frames / 2) / FRAME_RATE, 1.02, title, transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=10)
-    axes[-1].set_xlabel("seconds" + (" (scores side by side)" if len(scores) > 1 else ""))
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return write_png(Path(path), overview_image(scores, titles))
 
 
 # --- files in, files out (the CLI's work) ---------------------------------------------------------

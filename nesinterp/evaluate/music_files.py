@@ -3,7 +3,6 @@ report.json with every figure's 95 % bootstrap interval over songs, and the two 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,26 +38,24 @@ def plot_endpoint_curves(report: dict, path: Path) -> None:
 
 
 def plot_interpolations(latent: np.ndarray, song_a, song_b, split, path: Path) -> None:
-    """Piano rolls of the first few latent paths, one plot_piano_roll row block per path, stacked."""
-    import matplotlib.image
-
-    from ..render import plot_piano_roll
+    """Piano rolls of the first few latent paths, one row of steps per path, stacked (the project's one
+    piano-roll drawer, ``pictures.overview_image``)."""
+    from ..pictures import BACKGROUND, overview_image, write_png
     from ..score import Score
 
     steps = latent.shape[0]
     blocks = []
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        for j in range(min(PLOTTED_INTERPOLATIONS, latent.shape[1])):
-            names = (split.songs[song_a[j]].name[:24], split.songs[song_b[j]].name[:24])
-            titles = [f"A~ {names[0]}" if k == 0 else f"B~ {names[1]}" if k == steps - 1 else f"t={k / (steps - 1):.2f}"
-                      for k in range(steps)]
-            scores = [Score(np.ascontiguousarray(latent[k, j]), f"pair-{j}-step-{k}", "nesinterp eval")
-                      for k in range(steps)]
-            png = plot_piano_roll(scores, Path(scratch) / f"pair-{j}.png", titles)
-            blocks.append(matplotlib.image.imread(png))
+    for j in range(min(PLOTTED_INTERPOLATIONS, latent.shape[1])):
+        names = (split.songs[song_a[j]].name[:24], split.songs[song_b[j]].name[:24])
+        titles = [f"A~ {names[0]}" if k == 0 else f"B~ {names[1]}" if k == steps - 1 else f"t={k / (steps - 1):.2f}"
+                  for k in range(steps)]
+        scores = [Score(np.ascontiguousarray(latent[k, j]), f"pair-{j}-step-{k}", "nesinterp eval")
+                  for k in range(steps)]
+        blocks.append(overview_image(scores, titles))
     width = max(b.shape[1] for b in blocks)
-    blocks = [np.pad(b, ((0, 0), (0, width - b.shape[1]), (0, 0)), constant_values=1.0) for b in blocks]
-    matplotlib.image.imsave(path, np.concatenate(blocks, axis=0))
+    rows = [np.concatenate([b, np.broadcast_to(BACKGROUND, (b.shape[0], width - b.shape[1], 3))], axis=1)
+            for b in blocks]
+    write_png(path, np.concatenate(rows, axis=0))
 
 
 
