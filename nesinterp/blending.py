@@ -87,7 +87,7 @@ def choose_window(score: Score, window: int, start: float | None, label: str) ->
         sounding = np.flatnonzero(array[first:, :, Field.NOTE].any(axis=1))
         if len(sounding):
             first = min(first + int(sounding[0]), max(0, score.frames - window))
-    from .data import score_windows
+    from .windows import score_windows
 
     piece = score_windows(score[first : first + window], window)[0]  # silence-padded when short
     if not piece[:, :, Field.NOTE].any():
@@ -156,7 +156,7 @@ def blend_songs(paths: list[str], out: str | Path, model=None, options: BlendOpt
         except CheckpointError as exc:
             raise BlendError(str(exc)) from None
     if options.whole:
-        from .data import aligned_windows
+        from .windows import aligned_windows
 
         windows, firsts = aligned_windows(scores, model.window), [0] * len(scores)
     else:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .attributes import shift_codes
-from .data import aligned_windows
+from .windows import aligned_windows
 from .latent import grid_codes, medley_path
 from .score import FRAME_RATE, Score
 

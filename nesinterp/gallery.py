@@ -126,7 +126,7 @@ def _windows(paths: list[str], model, starts: tuple, whole: bool) -> tuple[list[
     start), or with ``whole`` every window, the shorter songs repeated."""
     scores = [_read(p, chr(65 + i)) for i, p in enumerate(paths)]
     if whole:
-        from .data import aligned_windows
+        from .windows import aligned_windows
 
         return scores, aligned_windows(scores, model.window), [0] * len(scores)
     if starts and len(starts) not in (1, len(paths)):

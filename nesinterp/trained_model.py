@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, export_model, load_autoencoder, model_files
-from .data import Representation
+from .representation import Representation
 from .explore import ExploreVerbs
 from .latent import latent_path, slerp
 from .models import Autoencoder
@@ -80,7 +80,7 @@ class TrainedModel(ExploreVerbs):
         Raises:
             ValueError: an array whose frame count is not the model's window (it names the window).
         """
-        from .data import score_windows
+        from .windows import score_windows
 
         if isinstance(music, Score):
             return score_windows(music, self.window)
@@ -272,7 +272,7 @@ class TrainedModel(ExploreVerbs):
         if mode not in ("slerp", "lerp"):
             raise ValueError(f"mode must be slerp or lerp, not {mode!r}")
         if isinstance(a, Score) and isinstance(b, Score):
-            from .data import paired_windows
+            from .windows import paired_windows
 
             path = self.interpolate(*paired_windows(a, b, self.window), steps, mode, temperature, seed, joined=True,
                                     refine=refine)

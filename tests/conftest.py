@@ -115,3 +115,14 @@ def cli():
                               cwd=cwd, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A headless Chromium for the pages' tests (``tests/browser.py``)."""
+    from .browser import find_chromium
+
+    found = find_chromium()
+    if not found:
+        pytest.skip("no chromium on PATH: `make test` installs it (apt-get install chromium)")
+    return found

@@ -115,7 +115,7 @@ def test_a_fully_convolutional_model_encodes_and_decodes_whole_songs_without_sea
     window by window decoding (each window padded with silence) changes them about three times as often.
     Codes are the encoder's (refine=0): seams are the architecture's doing, and refining 30 songs' codes
     would take minutes."""
-    from nesinterp.data import score_windows
+    from nesinterp.windows import score_windows
 
     model = nesinterp.TrainedModel.load()
     assert model.autoencoder.fully_convolutional

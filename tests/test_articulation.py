@@ -13,7 +13,7 @@ import torch
 
 from data_prep.prep import PrepOptions, run_prep
 from nesinterp.articulation import articulate, onset_flags
-from nesinterp.data import Representation
+from nesinterp.representation import Representation
 from nesinterp.score import Field, Voice, note_events
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
@@ -23,14 +23,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
 def example_windows():
     """128-frame windows of the two bundled example songs (real NES-MDB songs, with their expression)."""
     from data_prep.readers import read_score
-    from nesinterp.data import score_windows
+    from nesinterp.windows import score_windows
 
     return np.concatenate([score_windows(read_score(p), 128) for p in sorted(EXAMPLES.glob("*.mid"))])
 
 
 @pytest.fixture(scope="module")
 def valid_windows(exprsco_valid):
-    from nesinterp.data import score_windows
+    from nesinterp.windows import score_windows
 
     return np.concatenate([score_windows(s, 128) for s in list(exprsco_valid.values())[:60]])
 
@@ -266,7 +266,7 @@ def test_the_volume_tilt_makes_a_decoder_play_as_loud_as_the_music(example_windo
     plays quiet; the tilt chosen for it restores each voice's loudness and most of the volumes, and
     leaves the notes, the onsets and the triangle alone."""
     from nesinterp.articulation import choose_volume_tilt
-    from nesinterp.data import NOTE_CHANNELS, VELOCITY_CLASSES
+    from nesinterp.representation import NOTE_CHANNELS, VELOCITY_CLASSES
 
     rep = Representation(128, expressive=True, onsets=True)
     truth = example_windows

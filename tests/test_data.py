@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from nesinterp.data import (
-    NOTE_CHANNELS, VOICE_CLASSES, Representation, ResidentSplit, score_windows, transpose,
-)
+from nesinterp.representation import NOTE_CHANNELS, VOICE_CLASSES, Representation
+from nesinterp.train.batches import ResidentSplit, transpose
+from nesinterp.windows import score_windows
 from nesinterp.examples import compose_dungeon, compose_overworld
 from nesinterp.score import NOTE_RANGE, Score, Voice
 

@@ -16,7 +16,7 @@ from nesinterp.examples import compose_dungeon, compose_overworld, example_path
 from nesinterp.metrics.paths import listener_distance
 from nesinterp.trained_model import TrainedModel
 
-from .test_page import check_in_browser, chromium  # noqa: F401  (the fixture)
+from .test_page import check_in_browser
 
 A, B = str(example_path("overworld")), str(example_path("dungeon"))
 
@@ -154,7 +154,7 @@ def test_grid_bad_input(model_dir, tmp_path, cli, songs, extra, message):
 
 # --- pages ----------------------------------------------------------------------------------------
 
-def test_sample_grid_and_medley_pages_in_a_real_browser(model_dir, tmp_path, cli, chromium):  # noqa: F811
+def test_sample_grid_and_medley_pages_in_a_real_browser(model_dir, tmp_path, cli, chromium):
     runs = [(["sample", "-n", "3"], "sample.json", 3),
             (["grid", A, B, A, B, "--size", "3"], "grid.json", 4 + 9),
             (["blend", A, B, A, "--steps", "3"], "blend.json", 6 + 5 + 1)]
@@ -189,7 +189,7 @@ def model_with_attributes(tiny_model, tmp_path_factory):
     return folder
 
 
-def test_shift_sweeps_an_attribute_and_measures_it(model_with_attributes, tmp_path, cli, chromium):  # noqa: F811
+def test_shift_sweeps_an_attribute_and_measures_it(model_with_attributes, tmp_path, cli, chromium):
     out = tmp_path / "shift"
     r = cli("shift", A, "--attribute", "pitch=+2", "--steps", "5", "-o", out, "--model", model_with_attributes)
     assert r.returncode == 0, r.stderr

@@ -15,7 +15,7 @@ import pytest
 from nesinterp.examples import example_path
 from nesinterp.trained_model import PRETRAINED
 
-from .browser import Browser, find_chromium
+from .browser import Browser
 
 A, B = str(example_path("overworld")), str(example_path("dungeon"))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -45,14 +45,6 @@ CHECK_PAGE = """(async () => {
     width: document.documentElement.scrollWidth,
   };
 })()"""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = find_chromium()
-    if not found:
-        pytest.skip("no chromium on PATH: `make test` installs it (apt-get install chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -280,7 +280,7 @@ def test_from_dict_rejects_garbage():
 
 # --- real data ----------------------------------------------------------------------------------------
 
-WINDOW = 64           # as nesinterp.data.score_windows cuts songs for the model
+WINDOW = 64           # as nesinterp.windows.score_windows cuts songs for the model
 REFERENCE_LIMIT = 20000  # train windows in the reference, evenly spaced (as evaluate.music.corpus_windows)
 
 
@@ -288,7 +288,7 @@ REFERENCE_LIMIT = 20000  # train windows in the reference, evenly spaced (as eva
 def real(exprsco_archive):
     """The realism reference of the archive's train split and the valid split's windows with their songs."""
     from data_prep.pickles import score_from_pickle_bytes, song_name
-    from nesinterp.data import score_windows
+    from nesinterp.windows import score_windows
 
     members = read_archive_members(exprsco_archive, lambda n: "/train/" in n or "/valid/" in n)
 

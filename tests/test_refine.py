@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from data_prep.readers import read_score
-from nesinterp.data import score_windows
+from nesinterp.windows import score_windows
 from nesinterp.trained_model import TrainedModel
 from nesinterp.metrics.music import pitch_accuracy_sounding
 from nesinterp.refine import REFINE_LR, REFINE_STEPS, refine_codes, refinement_loss

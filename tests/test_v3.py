@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from nesinterp.data import Representation
+from nesinterp.representation import Representation
 from nesinterp.event_head import CausalHead
 from nesinterp.events import HOLD, ONSET, PITCH_CLASSES, REST, event_notes, event_targets
 from nesinterp.metrics import reconstruction_scores

@@ -15,7 +15,7 @@ import numpy as np
 
 from data_prep.dataset import Dataset
 from nesinterp import TrainedModel
-from nesinterp.data import score_windows
+from nesinterp.windows import score_windows
 from nesinterp.metrics.music import onset_matches
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..data import score_windows
+from ..windows import score_windows
 from ..latent import latent_path
 from ..jsonio import plain, rounded
 from ..metrics import (

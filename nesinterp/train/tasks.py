@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from ..config import Config
 from ..articulation import onset_flags
-from ..data import TIMBRE_CLASSES, VELOCITY_CLASSES, Representation, ResidentSplit, transpose
+from ..representation import TIMBRE_CLASSES, VELOCITY_CLASSES, Representation
+from .batches import ResidentSplit, transpose
 from ..errors import TrainError
 
 CALIBRATION_WINDOWS = 2048
