@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_common import UserError, exit_now, progress_bar
+from .cli_common import UserError, progress_bar, report_folder
 from .errors import NesinterpError
 
 
@@ -203,16 +203,7 @@ def blend(songs, out, steps, model, mode, temperature, seed, refine, starts, who
                            wav=not no_wav, plot=not no_plot, html=not no_html, musicxml=musicxml, refine=refine)
     with progress_bar(quiet) as progress:
         result = blend_songs(list(songs), out, model, options, progress)
-    for path in result.files:
-        click.echo(str(path))
-    if result.removed:
-        click.echo(f"nesinterp: removed {len(result.removed)} files of the earlier blend in {out} "
-                   "that this one does not write", err=True)
-    for warning in result.record.get("warnings", []):
-        click.echo(f"nesinterp: warning: {warning}", err=True)
-    exit_now()
-
-
+    report_folder(result, "blend")
 
 
 @main.command()

@@ -59,3 +59,16 @@ def exit_now() -> None:
 
 
 FAST_EXIT = False  # set by cli.run, the console-script entry point
+
+
+def report_folder(result, what: str = "run") -> None:
+    """Print every file a folder-writing command wrote (one per line), what it replaced of an earlier
+    ``what``, and its warnings on stderr; then end as ``exit_now`` does."""
+    for path in result.files:
+        click.echo(str(path))
+    if result.removed:
+        click.echo(f"nesinterp: removed {len(result.removed)} files of the earlier {what} in {result.out} "
+                   "that this one does not write", err=True)
+    for warning in result.record.get("warnings", []):
+        click.echo(f"nesinterp: warning: {warning}", err=True)
+    exit_now()

@@ -33,19 +33,6 @@ def _common(command):
     return command
 
 
-def _report(result) -> None:
-    from .cli_common import exit_now
-
-    for path in result.files:
-        click.echo(str(path))
-    if result.removed:
-        click.echo(f"nesinterp: removed {len(result.removed)} files of the earlier run in {result.out} "
-                   "that this one does not write", err=True)
-    for warning in result.record.get("warnings", []):
-        click.echo(f"nesinterp: warning: {warning}", err=True)
-    exit_now()
-
-
 @click.command()
 @click.option("-n", "count", type=int, default=8, show_default=True, help="How many samples.")
 @click.option("--seconds", type=float, default=None,
@@ -60,13 +47,13 @@ def sample(count, seconds, out, model, temperature, seed, force, no_wav, no_html
       nesinterp sample -n 8 -o samples/
       nesinterp sample -n 4 --seconds 20 --seed 3 -o songs/
     """
-    from .cli_common import progress_bar
+    from .cli_common import progress_bar, report_folder
     from .gallery import SampleOptions, sample_files
 
     options = SampleOptions(n=count, seconds=seconds, temperature=temperature, seed=seed,
                             outputs=_outputs(force, no_wav, no_html))
     with progress_bar(quiet) as progress:
-        _report(sample_files(out, model, options, progress))
+        report_folder(sample_files(out, model, options, progress))
 
 
 @click.command()
@@ -86,7 +73,7 @@ def grid(songs, size, starts, whole, refine, out, model, temperature, seed, forc
     Example:
       nesinterp grid a.mid b.mid c.mid d.mid --size 5 -o grid/
     """
-    from .cli_common import UserError, progress_bar
+    from .cli_common import UserError, progress_bar, report_folder
     from .gallery import GridOptions, grid_files
 
     if whole and starts:
@@ -94,7 +81,7 @@ def grid(songs, size, starts, whole, refine, out, model, temperature, seed, forc
     options = GridOptions(size=size, starts=tuple(starts), whole=whole, temperature=temperature, seed=seed,
                           refine=refine, outputs=_outputs(force, no_wav, no_html))
     with progress_bar(quiet) as progress:
-        _report(grid_files(list(songs), out, model, options, progress))
+        report_folder(grid_files(list(songs), out, model, options, progress))
 
 
 @click.command()
@@ -117,7 +104,7 @@ def shift(song, shift, steps, start, whole, refine, out, model, temperature, see
       nesinterp shift song.mid --attribute pitch=2 --whole -o higher/
     """
     from .attributes import parse_shift
-    from .cli_common import UserError, progress_bar
+    from .cli_common import UserError, progress_bar, report_folder
     from .gallery import ShiftOptions, shift_files
 
     if whole and start is not None:
@@ -126,7 +113,7 @@ def shift(song, shift, steps, start, whole, refine, out, model, temperature, see
     options = ShiftOptions(attribute=name, amount=abs(amount), steps=steps, start=start, whole=whole,
                            temperature=temperature, seed=seed, refine=refine, outputs=_outputs(force, no_wav, no_html))
     with progress_bar(quiet) as progress:
-        _report(shift_files(song, out, model, options, progress))
+        report_folder(shift_files(song, out, model, options, progress))
 
 
 @click.command()
