@@ -43,6 +43,14 @@ NAMES: tuple[str, ...] = (*ATTRIBUTES, *ALIASES)
 """Every name ``measure_attributes`` returns and a shift may use."""
 
 
+METHODS = {
+    "quarters": "mean code of the top quarter of the windows by the attribute minus that of the bottom quarter "
+                "(NaN windows left out); codes as TrainedModel.codes gives them",
+    "joint": "codes regressed on every attribute at once; each vector moves its attribute by its top-minus-bottom-"
+             "quarter gap with the others held still; codes as TrainedModel.codes gives them",
+}
+
+
 class AttributeVectorError(NesinterpError):
     """An attributes.json that cannot be used, or a shift that names no known attribute."""
 
@@ -92,6 +100,7 @@ class AttributeVectors:
     stats: dict = field(default_factory=dict)
     windows: int = 0
     latent_dim: int = 0
+    method: str = "quarters"  # or "joint" (``attribute_vectors_from_codes``)
 
     def vector(self, name: str) -> np.ndarray:
         """The vector of ``name``; AttributeVectorError naming the known ones if there is none."""
@@ -102,8 +111,7 @@ class AttributeVectors:
     def to_dict(self) -> dict:
         """Plain, strict-JSON data (floats rounded to 6 digits)."""
         return {"format": FORMAT, "version": VERSION, "windows": int(self.windows), "latent_dim": int(self.latent_dim),
-                "method": "mean code of the top quarter of the windows by the attribute minus that of the bottom "
-                          "quarter (NaN windows left out); codes as TrainedModel.codes gives them",
+                "method": self.method, "about": METHODS[self.method],
                 "attributes": {name: describe(name) for name in self.vectors},
                 "stats": {name: {k: _plain(v) for k, v in s.items()} for name, s in self.stats.items()},
                 "vectors": {name: [round(float(v), 6) for v in vec] for name, vec in self.vectors.items()}}
@@ -132,7 +140,9 @@ class AttributeVectors:
             out[name] = np.asarray(values, dtype=np.float32)
             if not np.isfinite(out[name]).all():
                 raise fail(f"vector {name!r} holds a number that is not finite")
-        return cls(out, {k: dict(v) for k, v in stats.items() if isinstance(v, dict)}, int(d.get("windows") or 0), dim)
+        method = d.get("method") if d.get("method") in METHODS else "quarters"  # files before "joint": a sentence
+        return cls(out, {k: dict(v) for k, v in stats.items() if isinstance(v, dict)}, int(d.get("windows") or 0), dim,
+                   method)
 
     def save(self, folder: str | Path) -> Path:
         """Write ``folder``/attributes.json (strict JSON, atomically); returns its path."""
@@ -146,11 +156,17 @@ def _plain(v):
     return (round(float(v), 6) if math.isfinite(v) else None) if isinstance(v, (float, np.floating)) else v
 
 
-def attribute_vectors_from_codes(codes, attributes: dict[str, np.ndarray]) -> AttributeVectors:
+def attribute_vectors_from_codes(codes, attributes: dict[str, np.ndarray], method: str = "quarters") -> AttributeVectors:
     """AttributeVectors of codes (n, latent_dim) and each window's attributes {name: (n,)}: per
     attribute, the mean code of the top quarter of the windows where it is defined (a stable sort:
-    ties go by window order) minus that of the bottom quarter. Needs at least 4 defined windows."""
+    ties go by window order) minus that of the bottom quarter. Needs at least 4 defined windows.
+
+    ``method="joint"``: instead, the codes regressed on all attributes at once (least squares over the
+    windows where all are defined, an alias standing in for its parts), and each vector the code change
+    that moves its attribute by the same top-minus-bottom-quarter gap while the others stay still."""
     z = np.asarray(torch.as_tensor(codes).detach().float().cpu(), dtype=np.float64)
+    if method not in ("quarters", "joint"):
+        raise ValueError(f"method must be quarters or joint, not {method!r}")
     if z.ndim != 2:
         raise ValueError(f"expected codes (n, latent_dim), not {z.shape}")
     vectors, stats = {}, {}
@@ -165,14 +181,30 @@ def attribute_vectors_from_codes(codes, attributes: dict[str, np.ndarray]) -> At
                                        "a vector needs at least 4")
         order = defined[np.argsort(values[defined], kind="stable")]
         bottom, top = order[:quarter], order[-quarter:]
-        vec = (z[top].mean(axis=0) - z[bottom].mean(axis=0)).astype(np.float32)
+        gap = values[top].mean() - values[bottom].mean()
+        vec = (z[top].mean(axis=0) - z[bottom].mean(axis=0) if method == "quarters"
+               else gap * _partial_direction(z, attributes, name)).astype(np.float32)
         vectors[name] = vec
         stats[name] = {"bottom_mean": float(values[bottom].mean()), "top_mean": float(values[top].mean()),
                        "quarter": int(quarter), "defined": int(len(defined)), "norm": float(np.linalg.norm(vec))}
-    return AttributeVectors(vectors, stats, int(len(z)), int(z.shape[1]))
+    return AttributeVectors(vectors, stats, int(len(z)), int(z.shape[1]), method)
 
 
-def compute_attribute_vectors(model, windows: np.ndarray, batch: int = 256, progress=None) -> AttributeVectors:
+def _partial_direction(z: np.ndarray, attributes: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """d code / d attribute ``name`` with the other attributes held still: the coefficient row of the
+    least-squares fit z ~ b + sum_a w_a * a over the windows where every regressor is defined; an alias
+    replaces its parts among the regressors (they would say the same thing)."""
+    base = [n for n in attributes if n not in ALIASES]
+    names = [name] + [n for n in base if n not in ALIASES[name]] if name in ALIASES else base
+    a = np.stack([np.asarray(attributes[n], np.float64) for n in names], axis=1)
+    ok = np.isfinite(a).all(axis=1)
+    design = np.concatenate([np.ones((int(ok.sum()), 1)), a[ok]], axis=1)
+    coefficients, *_ = np.linalg.lstsq(design, z[ok], rcond=None)
+    return coefficients[1 + names.index(name)]
+
+
+def compute_attribute_vectors(model, windows: np.ndarray, batch: int = 256, progress=None,
+                              method: str = "quarters") -> AttributeVectors:
     """The vector of every attribute of NAMES from ``model``'s codes (``model.codes(...)[0]``: refined
     as the model refines them) of real uint8 ``windows`` (n, model.window, 4, 3), ``batch`` at a time;
     ``progress(done, total)`` after each batch."""
@@ -184,7 +216,7 @@ def compute_attribute_vectors(model, windows: np.ndarray, batch: int = 256, prog
             progress(min(i + batch, len(windows)), len(windows))
     if not codes:
         raise AttributeVectorError("no windows to compute attribute vectors from")
-    return attribute_vectors_from_codes(torch.cat(codes), measure_attributes(windows))
+    return attribute_vectors_from_codes(torch.cat(codes), measure_attributes(windows), method)
 
 
 def attributes_path(model_source: str | Path) -> Path:

@@ -121,8 +121,11 @@ def shift(song, shift, steps, start, whole, refine, out, model, temperature, see
 @click.option("--data", type=click.Path(), default=None, help="Prepared dataset (default: the run's data.path).")
 @click.option("--windows", type=click.IntRange(min=64), default=2048, show_default=True,
               help="Training windows to compute the directions from, evenly spread.")
+@click.option("--method", type=click.Choice(["quarters", "joint"]), default="quarters", show_default=True,
+              help="quarters: top minus bottom quarter's mean code; joint: each direction holds the other "
+                   "attributes still (codes regressed on all at once; benchmarks/RESULTS.md 2j compares them).")
 @click.option("--force", is_flag=True, help="Replace the model's attributes.json.")
-def attributes(run_dir, data, windows, force):
+def attributes(run_dir, data, windows, method, force):
     """Compute the model's attribute vectors from its training windows (mean code of the top quarter
     minus the bottom quarter, per attribute) and store them beside it as attributes.json, for
     `nesinterp shift` and `TrainedModel.shift`.
@@ -133,7 +136,7 @@ def attributes(run_dir, data, windows, force):
     """
     from .gallery import write_attribute_vectors
 
-    for line in write_attribute_vectors(run_dir, data, windows, force):
+    for line in write_attribute_vectors(run_dir, data, windows, force, method=method):
         click.echo(line)
 
 

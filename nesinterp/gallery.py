@@ -252,7 +252,7 @@ def _round(v) -> float | None:
 
 
 def write_attribute_vectors(source: str | Path, data: str | Path | None = None, windows: int = 2048,
-                            force: bool = False, progress=None) -> list[str]:
+                            force: bool = False, progress=None, method: str = "quarters") -> list[str]:
     """``nesinterp attributes RUN``: the vectors of the model at ``source`` from ``windows`` train windows
     of the dataset at ``data`` (default: the model's data.path), saved as attributes.json beside its
     model.json; returns the lines to print (the file, then each attribute's gap and vector norm)."""
@@ -268,7 +268,7 @@ def write_attribute_vectors(source: str | Path, data: str | Path | None = None, 
     model = TrainedModel.load(source)
     data = data or (model.meta.get("config", {}).get("data", {}) or {}).get("path") or "data/nesmdb"
     train = corpus_windows(Dataset(data).split("train"), model.window, windows)
-    vectors = compute_attribute_vectors(model, train, progress=progress)
+    vectors = compute_attribute_vectors(model, train, progress=progress, method=method)
     lines = [str(vectors.save(target.parent))]
     for name in NAMES:
         stats = vectors.stats.get(name, {})

@@ -87,6 +87,26 @@ def test_the_vector_is_the_top_quarter_mean_code_minus_the_bottom_quarter_mean_c
         attribute_vectors_from_codes(codes[:3], {"pitch": values[:3]})
 
 
+def test_joint_vectors_hold_the_other_attributes_still():
+    """Two correlated attributes, each written into its own code axis: the quarters' vector of one
+    picks up the other's axis, the joint one does not, and it moves its own by the quarter gap."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=4000)
+    b = 0.8 * a + 0.6 * rng.normal(size=4000)  # correlated with a (0.8)
+    codes = np.stack([2 * a, 3 * b, rng.normal(size=4000) * 0.01], axis=1)
+    attributes = {"pitch": a, "drums": b}
+    quarters = attribute_vectors_from_codes(torch.from_numpy(codes), attributes)
+    joint = attribute_vectors_from_codes(torch.from_numpy(codes), attributes, method="joint")
+    assert abs(quarters.vectors["pitch"][1]) > 0.5 * abs(quarters.vectors["pitch"][0])  # entangled
+    gap = joint.stats["pitch"]["top_mean"] - joint.stats["pitch"]["bottom_mean"]
+    np.testing.assert_allclose(joint.vectors["pitch"], [2 * gap, 0, 0], atol=0.02 * gap)
+    assert AttributeVectors.from_dict(joint.to_dict()).method == "joint"
+    old_file = {**quarters.to_dict(), "method": "a sentence, as files before the joint method said"}
+    assert AttributeVectors.from_dict(old_file).method == "quarters"
+    with pytest.raises(ValueError, match="quarters or joint"):
+        attribute_vectors_from_codes(torch.from_numpy(codes), attributes, method="pca")
+
+
 def test_shift_codes_adds_each_amount_times_the_vector():
     codes = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
     out = shift_codes(codes, np.array([1.0, -2.0]), [-1.5, 0.0, 2.0])

@@ -36,6 +36,7 @@ import shlex
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -92,6 +93,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="save attributes.json beside the model's model.json")
     parser.add_argument("--reuse", action="store_true", help="sweep the vectors of the model's attributes.json")
+    parser.add_argument("--method", choices=("quarters", "joint"), default="quarters",
+                        help="quarters: top minus bottom quarter's mean code; joint: each attribute's own "
+                             "direction with the others held still (codes regressed on all of them)")
+    parser.add_argument("--codes-cache", default=None, help="a .npy file to keep the train windows' codes in")
     parser.add_argument("--notes-only", action="store_true",
                         help="decode volumes and timbres from the shifted note codes, not expression codes")
     args = parser.parse_args()
@@ -111,15 +116,23 @@ def compute(model, dataset, args):
     """The vectors from train windows, with their split-half stability and cosines printed."""
     t0, W = time.time(), model.window
     train = corpus_windows(dataset.split("train"), W, args.windows)
-    codes = []
-    for i in range(0, len(train), 256):
-        codes.append(model.codes(train[i:i + 256])[0].float())
-        print(f"  train codes {min(i + 256, len(train))}/{len(train)}: {time.time() - t0:.0f} s", flush=True)
-    codes = torch.cat(codes)
+    cache = Path(args.codes_cache) if args.codes_cache else None
+    if cache is not None and cache.exists():
+        codes = torch.from_numpy(np.load(cache))
+        print(f"  train codes from {cache}", flush=True)
+    else:
+        codes = []
+        for i in range(0, len(train), 256):
+            codes.append(model.codes(train[i:i + 256])[0].float())
+            print(f"  train codes {min(i + 256, len(train))}/{len(train)}: {time.time() - t0:.0f} s", flush=True)
+        codes = torch.cat(codes)
+        if cache is not None:
+            np.save(cache, codes.numpy())
     measured = measure_attributes(train)
-    vectors = attribute_vectors_from_codes(codes, measured)
+    vectors = attribute_vectors_from_codes(codes, measured, args.method)
     # split-half stability: the vectors of the even and the odd windows, and the cosine between them
-    halves = [attribute_vectors_from_codes(codes[h::2], {k: v[h::2] for k, v in measured.items()}) for h in (0, 1)]
+    halves = [attribute_vectors_from_codes(codes[h::2], {k: v[h::2] for k, v in measured.items()}, args.method)
+              for h in (0, 1)]
     t_vectors = time.time() - t0
     print(f"vectors from {len(train)} train windows: {t_vectors:.0f} s ({t_vectors / len(train) * 256:.1f} s per 256)")
     if args.write:
