@@ -48,6 +48,7 @@ def calibrate(source: str | Path, data: str | Path = "data/nesmdb", refine: int 
 
     from .articulation import calibrated, window_logits
     from .checkpoint import atomic_write_text, model_files, read_model_meta
+    from .decoding import Decoding
     from .evaluate.music import corpus_windows
     from .jsonio import dumps
     from .train.tasks import CALIBRATION_WINDOWS
@@ -68,12 +69,10 @@ def calibrate(source: str | Path, data: str | Path = "data/nesmdb", refine: int 
     written = None
     if write:
         written = model_files(Path(source))[1]
-        meta = read_model_meta(written)
-        meta["representation"].update(_settings(chosen))
-        meta["refine_steps"] = refine  # the codes these were chosen for: what blend and eval then use
-        meta["refine_lr"] = refine_lr
-        meta["expression_codes"] = bool(expression and rep.expressive)
-        atomic_write_text(written, dumps(meta, indent=2))
+        # the codes these were chosen for: what blend and eval then refine and decode
+        decoding = Decoding.of(chosen, refine_steps=refine, refine_lr=refine_lr,
+                               expression_codes=bool(expression and rep.expressive))
+        atomic_write_text(written, dumps(decoding.written(read_model_meta(written)), indent=2))
     return Calibration(_settings(rep), _settings(chosen), table, written)
 
 

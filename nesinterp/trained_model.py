@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, export_model, load_autoencoder, model_files
+from .decoding import Decoding, representation_from_meta
 from .representation import Representation
 from .explore import ExploreVerbs
 from .latent import latent_path, slerp
 from .models import Autoencoder
-from .refine import REFINE_LR, bf16_refinement
+from .refine import bf16_refinement
 from .score import Score
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -29,13 +30,14 @@ class TrainedModel(ExploreVerbs):
         self.representation = representation
         self.meta = meta
         self.source = source
-        # code refinement steps the decoding was calibrated for (nesinterp calibrate --refine);
-        # what encode, reconstruct and interpolate use unless told otherwise
-        self.refine_steps = max(0, int(meta.get("refine_steps") or 0))
-        self.refine_lr = float(meta.get("refine_lr") or REFINE_LR)  # and their step size
-        # refined codes: the volumes and timbres read from a second code of each window, refined for them
-        # alone (model.json "expression_codes"; ``nesinterp.refine``)
-        self.expression_codes = bool(meta.get("expression_codes")) and representation.expressive
+        # how it decodes (model.json "decoding", ``nesinterp.decoding``): the code refinement steps and step
+        # size its thresholds were calibrated for, what encode, reconstruct and interpolate use unless told
+        # otherwise; and whether volumes and timbres come from a second code of each window, refined for
+        # them alone (``nesinterp.refine``)
+        self.decoding = Decoding.from_meta(meta)
+        self.refine_steps = self.decoding.refine_steps
+        self.refine_lr = self.decoding.refine_lr
+        self.expression_codes = self.decoding.expression_codes and representation.expressive
 
     @property
     def window(self) -> int:
@@ -60,7 +62,7 @@ class TrainedModel(ExploreVerbs):
         source = Path(path) if path is not None else PRETRAINED
         autoencoder, meta, _cfg = load_autoencoder(source, device, task="music")
         try:
-            rep = Representation(**meta["representation"])
+            rep = representation_from_meta(meta)
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{source}: model description is incomplete or invalid ({exc})") from None
         if rep.channels != autoencoder.encoder.features[0].in_channels:

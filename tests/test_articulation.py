@@ -134,8 +134,10 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
             "--set", "data.onsets=true", "--set", "data.expressive=true", "--set", "train.recon_loss=balanced",
             "--set", "model.latent_layout=temporal", "--set", "model.latent_dim=64")
     assert r.returncode == 0, r.stderr
-    rep = json.loads((run / "model.json").read_text())["representation"]
-    assert rep["onsets"] is True and len(rep["onset_threshold"]) == 4 and len(rep["sounding_bias"]) == 4
+    written = json.loads((run / "model.json").read_text())
+    assert written["representation"]["onsets"] is True and "onset_threshold" not in written["representation"]
+    rep = written["decoding"]  # every decode setting in one section (nesinterp.decoding)
+    assert len(rep["onset_threshold"]) == 4 and len(rep["sounding_bias"]) == 4 and rep["refine_steps"] == 0
     from nesinterp.trained_model import TrainedModel
 
     model = TrainedModel.load(run)
@@ -151,7 +153,8 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     assert "| before |" in r.stdout and "| chosen |" in r.stdout and f"written to {run / 'model.json'}" in r.stdout
     meta = json.loads((run / "model.json").read_text())
-    assert meta["refine_steps"] == 2 and meta["refine_lr"] == 0.08 and len(meta["representation"]["onset_threshold"]) == 4
+    assert meta["decoding"]["refine_steps"] == 2 and meta["decoding"]["refine_lr"] == 0.08
+    assert len(meta["decoding"]["onset_threshold"]) == 4 and "refine_steps" not in meta
     assert TrainedModel.load(run).refine_steps == 2
 
 
@@ -304,3 +307,21 @@ def test_the_volume_tilt_makes_a_decoder_play_as_loud_as_the_music(example_windo
     with pytest.raises(ValueError, match="volume_tilt"):
         Representation(128, volume_tilt=(0.0, 0.0, float("inf"), 0.0))
     assert choose_volume_tilt(Representation(128, onsets=True), logits[:, :NOTE_CHANNELS + 4], truth) == (0.0,) * 4
+
+
+def test_older_model_files_keep_their_decode_settings():
+    """Thresholds inside "representation" and the refinement at the top level (model files before the
+    "decoding" section) load to the same settings as the section, and writing moves them there."""
+    from nesinterp.decoding import Decoding, representation_from_meta
+
+    legacy = {"representation": {"window": 64, "expressive": True, "onsets": True, "onset_threshold": [0.3, 0.25, 0.4, 0.45],
+                                 "sounding_bias": [-0.3, 0.1, 1.2, 0.6], "volume_tilt": [0.04, 0.0, 0.0, 0.08]},
+              "refine_steps": 40, "refine_lr": 0.05, "expression_codes": True, "step": 7}
+    old = Decoding.from_meta(legacy)
+    assert old.refine_steps == 40 and old.refine_lr == 0.05 and old.expression_codes and old.sounding_bias[2] == 1.2
+    new = old.written(legacy)
+    assert set(new) == {"representation", "decoding", "step"} and "onset_threshold" not in new["representation"]
+    assert Decoding.from_meta(new) == old
+    assert representation_from_meta(new) == representation_from_meta(legacy)
+    assert representation_from_meta(new).onset_threshold == (0.3, 0.25, 0.4, 0.45)
+    assert Decoding.from_meta({"representation": {"window": 64}}) == Decoding()  # none stored: the defaults

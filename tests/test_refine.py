@@ -54,7 +54,7 @@ def test_windows_are_refined_independently(model, windows):
 
 
 def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
-    steps = model.meta["refine_steps"]  # what the bundled model's decoding was calibrated for
+    steps = model.meta["decoding"]["refine_steps"]  # what the bundled model's decoding was calibrated for
     assert steps == REFINE_STEPS and model.refine_steps == steps and model.describe()["refine_steps"] == steps
     assert torch.equal(model.encode(windows[:2]), model.encode(windows[:2], refine=steps))
     with torch.no_grad():
@@ -68,7 +68,7 @@ def test_the_models_own_step_count_is_the_default(model, windows, tmp_path):
 
 
 def test_the_step_size_the_decoding_was_calibrated_for_is_used(model, windows):
-    lr = model.meta["refine_lr"]  # recorded beside refine_steps by nesinterp calibrate --write
+    lr = model.meta["decoding"]["refine_lr"]  # recorded beside refine_steps by nesinterp calibrate --write
     assert lr == REFINE_LR and model.refine_lr == lr and model.describe()["refine_lr"] == lr
     rep, decode = model.representation, model.refinement_decoder()
     codes, w = model.encode(windows[:2], refine=0), torch.from_numpy(windows[:2])

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..checkpoint import MODEL_FORMAT, MODEL_VERSION, latest_checkpoint
 from ..config import Config, load_config
+from ..decoding import Decoding
 from ..errors import TrainError
 
 # What a resumed run may change: when it stops and how it reports, not what it learns.
@@ -131,7 +132,7 @@ def _alive(pid: int) -> bool:
 def model_description(cfg: Config, task, latent_dim: int, step: int) -> dict:
     """model.json: the config and the facts needed to rebuild and use the model without its dataset."""
     rep = getattr(task, "rep", None)
-    return {
+    meta = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
         "tool_version": __version__,
@@ -144,6 +145,8 @@ def model_description(cfg: Config, task, latent_dim: int, step: int) -> dict:
         "step": step,
         "data": task.dataset_info,
     }
+    # the thresholds chosen at this checkpoint, for the encoder's codes: one "decoding" section
+    return Decoding.of(rep).written(meta) if rep else meta
 
 
 def is_trained(run_dir: str | Path, steps: int) -> bool:
