@@ -148,31 +148,6 @@ def _hold_down(v: np.ndarray, extra: np.ndarray, onsets: np.ndarray) -> np.ndarr
     return np.where(clamped, running, v).astype(v.dtype)
 
 
-def window_logits(autoencoder, rep, windows: torch.Tensor, batch: int = 256, refine: int = 0,
-                  lr: float | None = None, expression_codes: bool = False) -> torch.Tensor:
-    """The decoder's logits (B, channels, T), on the CPU, of uint8 windows (B, T, 4, 3) reconstructed by
-    ``autoencoder`` in batches (what the onset thresholds are chosen on), from the encoder's codes or
-    from codes refined by ``refine`` steps of size ``lr`` (``nesinterp.refine``; None: its default);
-    with ``expression_codes`` (and ``refine``), the volume and timbre heads from codes refined for them
-    alone, as ``TrainedModel`` decodes a model with expression codes."""
-    from .refine import REFINE_LR, refine_codes
-
-    lr = REFINE_LR if lr is None else lr
-    out = []
-    for w in windows.split(batch):
-        with torch.no_grad():
-            z = autoencoder.encode(rep.one_hot(rep.targets(w)))
-        refined = refine_codes(autoencoder.decode, rep, z, w, refine, lr)
-        with torch.no_grad():
-            logits = autoencoder.decode(refined).float().cpu()
-        if expression_codes and refine > 0:
-            z = refine_codes(autoencoder.decode, rep, z, w, refine, lr, objective="expression")
-            with torch.no_grad():
-                logits = rep.with_expression(logits, autoencoder.decode(z).float().cpu())
-        out.append(logits)
-    return torch.cat(out)
-
-
 def choose_onset_thresholds(rep, logits: torch.Tensor, truth: np.ndarray) -> tuple:
     """Per voice, the onset threshold (of ``THRESHOLDS``) whose decoding of ``logits`` (B, channels, T)
     by ``rep`` gives the best onset F1 (+-1 frame) against the real windows ``truth`` (B, T, 4, 3)."""

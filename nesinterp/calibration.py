@@ -43,10 +43,9 @@ def calibrate(source: str | Path, data: str | Path = "data/nesmdb", refine: int 
     Raises:
         CalibrationError: a model without an onset head (nothing to calibrate), or bad arguments.
     """
-    import torch
     from data_prep.dataset import Dataset
 
-    from .articulation import calibrated, window_logits
+    from .articulation import calibrated
     from .checkpoint import atomic_write_text, model_files, read_model_meta
     from .decoding import Decoding
     from .evaluate.music import corpus_windows
@@ -62,8 +61,8 @@ def calibrate(source: str | Path, data: str | Path = "data/nesmdb", refine: int 
         raise CalibrationError(f"{source}: this model has no onset head, so nothing to calibrate")
     truth = corpus_windows(Dataset(data).split(split), model.window, CALIBRATION_WINDOWS)
     expression = model.expression_codes if expression_codes is None else expression_codes
-    logits = window_logits(model.autoencoder, rep, torch.from_numpy(truth).to(model.device), refine=refine,
-                           lr=refine_lr, expression_codes=expression)
+    model.refine_lr, model.expression_codes = refine_lr, bool(expression and rep.expressive)
+    logits = model.window_logits(truth, refine)  # the codes blend and eval decode, by their own path
     chosen = calibrated(rep, logits, truth)
     table = _table(rep, chosen, logits, truth)
     written = None

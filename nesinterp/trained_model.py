@@ -148,6 +148,20 @@ class TrainedModel(ExploreVerbs):
 
         return window_codes(notes), None if expression is None else window_codes(expression)
 
+    @torch.no_grad()
+    def window_logits(self, windows: np.ndarray, refine: int | None = None, batch: int = 256) -> torch.Tensor:
+        """The decoder's logits (n, channels, window) on the CPU of uint8 windows (n, window, 4, 3),
+        ``batch`` at a time, from their codes as ``reconstruct`` finds them (``refine``: as in ``encode``;
+        expression codes when the model has them): what the decode settings are chosen on
+        (``nesinterp.calibration``, and training's calibration at every checkpoint)."""
+        windows = self.windows_of(windows)
+        out = []
+        for i in range(0, len(windows), batch):
+            with torch.enable_grad():
+                codes, expression = self._codes(windows[i:i + batch], refine)
+            out.append(self._logits(codes, expression))
+        return torch.cat(out)
+
     def refinement_decoder(self, joined: bool = False, windows: int = 1):
         """codes -> logits, as refinement of ``windows`` windows runs it (under bf16 autocast where
         ``refine.bf16_refinement``): windows' codes (n, latent_dim), or with ``joined`` a song's code map."""

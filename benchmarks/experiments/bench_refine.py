@@ -17,7 +17,7 @@ import torch
 
 from data_prep.dataset import Dataset
 from nesinterp import TrainedModel
-from nesinterp.articulation import calibrated, window_logits
+from nesinterp.articulation import calibrated
 from nesinterp.evaluate.music import (
     CORPUS_WINDOWS, corpus_realism_reference, held_out_windows, interpolation_pairs,
 )
@@ -48,10 +48,10 @@ def main() -> None:
     print("| refinement steps | onset F1 (+-1) P1 / P2 / TR / NO | pitch accuracy (sounding) P1 / P2 / TR / NO "
           "| onsets predicted / true | realism | mid-path realism | violations per path | s per window |")
     print("|---:|---|---|---|---:|---:|---:|---:|")
-    truth = torch.from_numpy(windows)
     for steps in (int(s) for s in args.steps.split(",")):
         start = time.perf_counter()
-        logits = window_logits(model.autoencoder, base, truth, refine=steps)
+        model.representation, model.expression_codes = base, False  # one code per window, as measured before
+        logits = model.window_logits(windows, refine=steps)
         seconds = (time.perf_counter() - start) / len(windows)
         rep = calibrated(base, logits, windows)
         recon = rep.decode(logits)

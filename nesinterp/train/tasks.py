@@ -84,11 +84,12 @@ class MusicTask:
         ``rep``."""
         if self._calibration is None:
             return
-        from ..articulation import calibrated, window_logits
+        from ..articulation import calibrated
+        from ..trained_model import TrainedModel
 
         was_training = autoencoder.training
-        autoencoder.eval()
-        logits = window_logits(autoencoder, self.rep, self._calibration)
+        model = TrainedModel(autoencoder, self.rep, {}, "training")  # the encoder's codes: refine 0
+        logits = model.window_logits(self._calibration.cpu().numpy(), refine=0)
         autoencoder.train(was_training)
         self.rep = calibrated(self.rep, logits, self._calibration.cpu().numpy())
 
