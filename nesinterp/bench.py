@@ -1,5 +1,5 @@
 """Benchmarks that train several model variants with one budget and tabulate their scores: the variant
-runner (``train_variants``, also behind ``benchmarks/experiments/compare_models.py``) and ACAI's lines benchmark
+runner (``train_variants``, also behind ``nesinterp bench compare``: ``bench_compare``) and ACAI's lines benchmark
 (``bench_lines``, behind ``nesinterp bench lines``), which scores its runs with ``nesinterp.evaluate.lines``.
 """
 

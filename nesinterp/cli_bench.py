@@ -1,5 +1,6 @@
-"""`nesinterp bench`: benchmarks that train several models with one budget and tabulate their scores
-(registered on the `nesinterp` command by ``cli``, whose error handling covers it)."""
+"""`nesinterp bench`: benchmarks that train several models with one budget and tabulate their scores,
+`lines` (ACAI's lines benchmark) and `compare` (music or MNIST variants), registered on the `nesinterp`
+command by ``cli``, whose error handling covers them."""
 
 from __future__ import annotations
 
@@ -49,3 +50,42 @@ def bench_lines_command(models, samples, seeds, evaluations, out, jobs, override
         sys.exit(130)
     click.echo(markdown_table(results), nl=False)
     click.echo(f"{out}/results.json")
+
+
+@bench.command("compare")
+@click.argument("task", type=click.Choice(["music", "mnist"]))
+@click.option("--models", default="baseline,acai,wwae,acai+wwae,acai+mmd_imq", show_default=True,
+              help="Comma-separated: baseline, acai, a regularizer (wwae, mmd_imq, ...), or acai+<regularizer>.")
+@click.option("--steps", type=click.IntRange(min=1), default=2000, show_default=True, help="Training steps per model.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--config", default=None, help="Base config (default: nesmdb-bundled for music, mnist for mnist).")
+@click.option("--data", type=click.Path(), default=None, help="Dataset (default: the config's data.path).")
+@click.option("-o", "--out", default=None, type=click.Path(), help="Folder for the runs (default: runs/compare-TASK).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs trained at once.")
+@click.option("--device", default="cpu", show_default=True, help="Where scoring runs.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Config override for every run; repeatable.")
+def bench_compare_command(task, models, steps, seed, config, data, out, jobs, device, overrides):
+    """Which model variant is best: train each with one budget, score it as `nesinterp eval` does, and
+    print one table with the baselines (results.md and results.json in the output folder).
+
+    \b
+    Examples:
+      nesinterp bench compare music --data data/nesmdb --steps 2000 --models baseline,acai,acai+wwae
+      nesinterp bench compare mnist --steps 2000 --models baseline,acai,acai+wwae --set train.threads=1
+    """
+    from .bench_compare import CompareOptions, compare_models
+    from .config import variant_overrides
+
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    try:
+        for name in names:
+            variant_overrides(name)
+        options = CompareOptions(task=task, models=names, steps=steps, seed=seed, config=config, data=data,
+                                 out=out, jobs=jobs, device=device, overrides=tuple(overrides))
+        table, folder = compare_models(options, log=lambda text: click.echo(text, err=True))
+    except KeyboardInterrupt:
+        click.echo("interrupted; the same command resumes the unfinished runs", err=True)
+        sys.exit(130)
+    click.echo(table, nl=False)
+    click.echo(f"{folder}/results.json")

@@ -67,3 +67,20 @@ def test_eval_scores_a_bench_run_and_keeps_an_existing_report(cli, tmp_path):
     again = cli("eval", run_dir)
     assert again.returncode == 2 and "exists" in again.stderr and again.stderr.count("\n") == 1
     assert not [p for p in (run_dir / "eval").iterdir() if p.name.startswith(".")]
+
+
+def test_bench_compare_music_trains_scores_and_tabulates_the_variants(tiny_data, tmp_path, cli):
+    """`nesinterp bench compare music`: the music comparison is a command beside `bench lines`."""
+    out = tmp_path / "compare"
+    args = ["bench", "compare", "music", "--config", "tiny", "--data", tiny_data, "--steps", "6",
+            "--models", "baseline,acai", "-o", out, "--set", "data.valid_split=train", "--set", "train.log_every=3"]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert [row["model"] for row in results["rows"]] == ["baseline", "acai"] and results["steps"] == 6
+    assert "| baseline |" in r.stdout and "| acai |" in r.stdout and "*data-space crossfade*" in r.stdout
+    assert (out / "results.md").read_text() == r.stdout[: -len(f"{out}/results.json\n")]
+    again = cli(*args)  # finished runs are reused: only scored again
+    assert again.returncode == 0 and "done" in again.stderr
+    bad = cli("bench", "compare", "music", "--models", "acai+nothing", "-o", out)
+    assert bad.returncode == 2 and "unknown model" in bad.stderr and bad.stderr.count("\n") == 1

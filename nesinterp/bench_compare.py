@@ -1,38 +1,45 @@
-"""Which model interpolates best? Train several variants (plain AE, ACAI, WWAE, ACAI + WWAE, ...) with one
-budget and score each with ``nesinterp eval``'s functions; print a Markdown table.
-
-    python benchmarks/experiments/compare_models.py music --data data/nesmdb --steps 2000 \
-        --models baseline,acai,wwae,acai+wwae,acai+mmd_imq
-    python benchmarks/experiments/compare_models.py mnist --steps 1500 --models baseline,acai,acai+wwae
-
-Runs go to --out (default runs/compare-<task>/<variant>); finished runs are reused and interrupted ones
-resumed, so rerunning only re-scores. Each run's report folder is RUN/eval; the table and all numbers
-are written to --out as results.md and results.json. Not part of the test run.
+"""`nesinterp bench compare music|mnist`: which model variant is best? Several variants (plain AE, ACAI,
+WWAE, ACAI + WWAE, ...) trained with one budget (``bench.train_variants``) and scored by ``nesinterp
+eval``'s functions, as a Markdown table with the baselines. Runs go to OUT/<variant>; finished runs are
+reused and interrupted ones resumed, so running it again only re-scores; each run's report folder is
+RUN/eval, and the table and its numbers are written to OUT as results.md and results.json.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .bench import VariantRun, train_variants
+from .config import load_config, variant_overrides
+from .jsonio import dumps
 
-from nesinterp.bench import VariantRun, train_variants
-from nesinterp.config import load_config, variant_overrides
-from nesinterp.evaluate import evaluate_run
-from nesinterp.jsonio import dumps
+
+@dataclass(frozen=True)
+class CompareOptions:
+    task: str = "music"  # or "mnist"
+    models: tuple[str, ...] = ("baseline", "acai", "wwae", "acai+wwae", "acai+mmd_imq")
+    steps: int = 2000
+    seed: int = 0
+    config: str | None = None  # default: DEFAULT_CONFIG[task]
+    data: str | None = None
+    out: str | None = None  # default: runs/compare-<task>
+    jobs: int = 1
+    device: str = "cpu"
+    overrides: tuple[str, ...] = ()
+
 
 DEFAULT_CONFIG = {"music": "nesmdb-bundled", "mnist": "mnist"}
 
 
-def run_configs(args) -> list[VariantRun]:
+def run_configs(args: CompareOptions) -> list[VariantRun]:
     plan = []
-    for name in args.models.split(","):
+    for name in args.models:
         overrides = variant_overrides(name) + [
             f"train.steps={args.steps}", f"train.seed={args.seed}", f"train.checkpoint_every={max(1, args.steps // 4)}",
             f"train.sample_every={args.steps}", "train.log_every=50",
-        ] + ([f"data.path={args.data}"] if args.data else []) + list(args.set)
+        ] + ([f"data.path={args.data}"] if args.data else []) + list(args.overrides)
         cfg = load_config(args.config or DEFAULT_CONFIG[args.task], overrides)
         plan.append(VariantRun(name, cfg, Path(args.out) / name.replace("+", "-")))
     return plan
@@ -63,7 +70,7 @@ def music_row(name: str, report: dict) -> dict:
             "real_heldout_realism": real["real_heldout"]["score"]}
 
 
-def music_table(rows: list[dict], args) -> str:
+def music_table(rows: list[dict], args: CompareOptions) -> str:
     def f1(r):
         return " | ".join(f"{x:.3f}" for x in r["f1_tol1"])
 
@@ -92,7 +99,7 @@ def mnist_row(name: str, report: dict) -> dict:
             "clustering_accuracy": report["clustering"]["test_accuracy"], "latent_dim": report["latent_dim"]}
 
 
-def mnist_table(rows: list[dict], args) -> str:
+def mnist_table(rows: list[dict], args: CompareOptions) -> str:
     out = [f"MNIST, {args.steps} steps x batch 64 per model (config {args.config or 'mnist'}); test-set accuracy of a "
            "single linear layer on the frozen latent, and of k-means (k = 10, whitened latents, Hungarian matching).",
            "", "| model | d_z | linear probe | k-means |", "|---|---|---|---|"]
@@ -102,34 +109,22 @@ def mnist_table(rows: list[dict], args) -> str:
     return "\n".join(out) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", choices=["music", "mnist"])
-    parser.add_argument("--models", default="baseline,acai,wwae,acai+wwae,acai+mmd_imq")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--config", default=None, help="base config (default: nesmdb-bundled / mnist)")
-    parser.add_argument("--data", default=None, help="dataset (default: the config's data.path)")
-    parser.add_argument("--out", default=None, help="default runs/compare-<task>")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once")
-    parser.add_argument("--device", default="cpu", help="where scoring runs")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    args = parser.parse_args()
-    args.out = args.out or f"runs/compare-{args.task}"
+def compare_models(options: CompareOptions, log: Callable[[str], None] = print) -> tuple[str, Path]:
+    """Train the variants, score them, and write results.md and results.json; (the table, the folder)."""
+    from .evaluate import evaluate_run
 
-    plan = run_configs(args)
-    train_variants(plan, args.jobs, log=lambda text: print(text, file=sys.stderr, flush=True))
+    out = Path(options.out or f"runs/compare-{options.task}")
+    options = CompareOptions(**{**options.__dict__, "out": str(out)})
+    plan = run_configs(options)
+    train_variants(plan, options.jobs, log=log)
     rows = []
     for run in plan:
-        _kind, report, _folder = evaluate_run(run.run_dir, data=args.data, device=args.device, force=True)
-        rows.append(music_row(run.label, report) if args.task == "music" else mnist_row(run.label, report))
-    table = music_table(rows, args) if args.task == "music" else mnist_table(rows, args)
-    out = Path(args.out)
-    (out / "results.json").write_text(dumps({"task": args.task, "steps": args.steps, "seed": args.seed,
-                                                  "config": args.config, "rows": rows}, indent=2))
+        split = run.config.data.valid_split if options.task == "music" else "valid"  # the split it was tuned on
+        _kind, report, _folder = evaluate_run(run.run_dir, data=options.data, split=split, device=options.device,
+                                              force=True)
+        rows.append(music_row(run.label, report) if options.task == "music" else mnist_row(run.label, report))
+    table = music_table(rows, options) if options.task == "music" else mnist_table(rows, options)
+    (out / "results.json").write_text(dumps({"task": options.task, "steps": options.steps, "seed": options.seed,
+                                             "config": options.config, "rows": rows}, indent=2))
     (out / "results.md").write_text(table)
-    print(table, end="")
-
-
-if __name__ == "__main__":
-    main()
+    return table, out
