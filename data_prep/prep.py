@@ -21,7 +21,7 @@ from nesinterp.jsonio import dumps
 from nesinterp.score import DEFAULT_MAX_SECONDS, FRAME_RATE, Score
 
 from .dataset import FORMAT, FORMAT_VERSION, SPLITS, write_split
-from .readers import ReadError, read_score, score_from_bytes
+from nesinterp.io.readers import ReadError, read_score, score_from_bytes
 from .sources import Item, Skip, SourceError, expand_sources, nesmdb_game
 
 class PrepError(NesinterpError):
@@ -50,7 +50,7 @@ def convert_item(item: Item, max_seconds: float = DEFAULT_MAX_SECONDS) -> Score 
     """One Item -> its Score, or a Skip saying why not. Runs in the worker processes."""
     try:
         if item.music21 is not None:
-            from .corpus import read_music21
+            from nesinterp.io.music21 import read_music21
 
             score = read_music21(item.music21, max_seconds)
         elif item.data is not None:

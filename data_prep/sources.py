@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from nesinterp.errors import NesinterpError
 
-from .readers import MAX_FILE_BYTES, MUSIC21_PREFIX, kind_of
-from .pickles import song_name
+from nesinterp.io.readers import MAX_FILE_BYTES, MUSIC21_PREFIX, kind_of
+from nesinterp.io.pickles import song_name
 
 SPLITS = ("train", "valid", "test")
 
@@ -160,7 +160,7 @@ def _archive_items(archive: Path) -> Iterator[Item | Skip]:
 
 
 def _music21_items(query: str) -> Iterator[Item]:
-    from .corpus import music21_pieces, piece_group
+    from nesinterp.io.music21 import music21_pieces, piece_group
 
     try:
         pieces = music21_pieces(query)

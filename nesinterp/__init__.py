@@ -11,16 +11,20 @@ The public API (each name loads its module on first use, so ``import nesinterp``
 - ``NesinterpError``: the base of every error a user's input can cause.
 """
 
+from . import score as _score
 from .errors import NesinterpError
+from .io import interop as _interop
 from .score import FRAME_RATE, Score, ScoreError, Voice
+
+_score.CONVERSIONS = _interop  # Score.to_pretty_midi and friends delegate to it (see score.CONVERSIONS)
 
 __version__ = "0.1.0.dev0"
 
 _LAZY = {
-    "read_score": ("data_prep.readers", "read_score"),
-    "write_nesmdb_midi": ("data_prep.nesmdb_midi", "write_nesmdb_midi"),
-    "write_score_pickle": ("data_prep.pickles", "write_score_pickle"),
-    "write_musicxml": ("data_prep.interop", "write_musicxml"),
+    "read_score": ("nesinterp.io.readers", "read_score"),
+    "write_nesmdb_midi": ("nesinterp.io.nesmdb_midi", "write_nesmdb_midi"),
+    "write_score_pickle": ("nesinterp.io.pickles", "write_score_pickle"),
+    "write_musicxml": ("nesinterp.io.interop", "write_musicxml"),
     "write_wav": ("nesinterp.render", "render_wav"),
     "TrainedModel": ("nesinterp.trained_model", "TrainedModel"),
     "blend": ("nesinterp.blending", "blend"),

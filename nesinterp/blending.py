@@ -100,7 +100,7 @@ def _sounding_share(array: np.ndarray) -> float:
 
 
 def _read(path: str, label: str) -> Score:
-    from data_prep.readers import ReadError, read_score
+    from nesinterp.io.readers import ReadError, read_score
 
     try:
         score = read_score(path)

@@ -1,7 +1,7 @@
 """The errors a user can cause - a missing or unreadable file, a bad config or option, a run that
 cannot start - all derive from ``NesinterpError``; the command line prints any of them as one line
 ``nesinterp: error: ...`` with exit status 2, never a traceback. Each stage defines its own next to the
-code that raises it (``ConfigError`` in config, ``ReadError`` in data_prep.readers, ...).
+code that raises it (``ConfigError`` in config, ``ReadError`` in nesinterp.io.readers, ...).
 
 No imports: data_prep, which never imports torch, uses it too.
 """

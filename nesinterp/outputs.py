@@ -144,7 +144,7 @@ def write_folder(out: Path, tracks: list[Track], record: dict, outputs: Outputs,
 def _write_tracks(folder: Path, tracks: list[Track], outputs: Outputs,
                   progress: Callable[[int, int], None] | None, morph: Score | None) -> tuple[list[Path], float]:
     """Every track's files, one track at a time; (files, seconds spent on the page's pictures)."""
-    from data_prep.nesmdb_midi import write_nesmdb_midi
+    from nesinterp.io.nesmdb_midi import write_nesmdb_midi
 
     from .page import write_pictures
     from .pictures import pitch_ranges
@@ -169,7 +169,7 @@ def _write_tracks(folder: Path, tracks: list[Track], outputs: Outputs,
                         stream.append(gap)
                     stream.append(samples)  # morph.wav: the steps' own WAVs in a row
             if outputs.musicxml and track.step is not None:
-                from data_prep.interop import write_musicxml
+                from nesinterp.io.interop import write_musicxml
 
                 write_musicxml(track.score, folder / f"{track.name}.musicxml", track.title)
                 written.append(folder / f"{track.name}.musicxml")

@@ -140,7 +140,7 @@ def render_wav(score: Score, path, sample_rate: int = DEFAULT_SAMPLE_RATE, norma
 
 def render_midi(score: Score, path, force: bool = True) -> Path:
     """Write a Score as NES-MDB MIDI, for rendering with any synthesizer (programs 80/81/38/121)."""
-    from data_prep.nesmdb_midi import nesmdb_midi_bytes
+    from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
 
     path = Path(path)
     data = nesmdb_midi_bytes(score)
@@ -166,7 +166,7 @@ def plot_piano_roll(scores: Score | Sequence[Score], path, titles: Sequence[str]
 # --- files in, files out (the CLI's work) ---------------------------------------------------------
 
 def _stem(source: str) -> str:
-    from data_prep.pickles import song_name
+    from nesinterp.io.pickles import song_name
 
     if source.startswith("music21:"):
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in source[len("music21:"):])
@@ -201,7 +201,7 @@ def render_files(inputs: Iterable, out, force: bool = False, plot: bool = False,
     Every input is read and every target checked before anything is written, so a bad input or an
     existing WAV (without ``force``) fails the whole command and leaves the disk as it was.
     """
-    from data_prep.readers import ReadError, read_score
+    from nesinterp.io.readers import ReadError, read_score
 
     inputs = [str(i) for i in inputs]
     if not inputs:

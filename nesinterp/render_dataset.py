@@ -81,7 +81,7 @@ def _dataset_songs(path: Path, split: str | None):
 
 def _songs(sources: list[str], split: str | None) -> tuple[list[_Song], list[tuple[str, str]]]:
     """Every song of the sources (only ``split``'s, when given) and the files skipped with the reason."""
-    from data_prep.pickles import song_name
+    from nesinterp.io.pickles import song_name
     from data_prep.sources import Item, SourceError, expand_sources
 
     songs, skipped = [], []
@@ -157,7 +157,7 @@ def _render_one(task):
 
 def _read_item(item):
     """The Score of a data_prep Item, or why it cannot be read."""
-    from data_prep.readers import ReadError, read_score, score_from_bytes
+    from nesinterp.io.readers import ReadError, read_score, score_from_bytes
 
     if item.music21 is not None:
         from data_prep.prep import convert_item

@@ -81,6 +81,12 @@ def too_long(seconds: float, limit: float) -> str:
             "(raise it with --max-seconds or NESINTERP_MAX_SECONDS)")
 
 
+# The conversions to and from other music libraries (``nesinterp.io.interop``), which build on Score
+# and so cannot be imported here; ``nesinterp/__init__.py`` sets this when the package loads, before
+# any Score exists, so Score's methods below are thin delegators with no import of their own.
+CONVERSIONS = None
+
+
 class ScoreError(NesinterpError):
     """A score array that breaks the exprsco layout or value ranges."""
 
@@ -213,41 +219,31 @@ class Score:
         array[:, :, Field.VELOCITY] = velocity
         return cls(array, name, source)
 
-    # --- other music libraries (data_prep.interop) ---------------------------------------------
+    # --- other music libraries (nesinterp.io.interop, which the package hands this module as CONVERSIONS)
     @classmethod
     def from_pretty_midi(cls, pm, name: str = "", source: str = "pretty_midi") -> Score:
         """A Score from a ``pretty_midi.PrettyMIDI`` (NES-MDB MIDI exactly; any other MIDI reduced to
         the four voices as ``nesinterp prep`` does)."""
-        from data_prep.interop import score_from_pretty_midi
-
-        return score_from_pretty_midi(pm, name, source)
+        return CONVERSIONS.score_from_pretty_midi(pm, name, source)
 
     def to_pretty_midi(self):
         """This Score as a ``pretty_midi.PrettyMIDI`` in NES-MDB's MIDI layout (exact round trip)."""
-        from data_prep.interop import score_to_pretty_midi
-
-        return score_to_pretty_midi(self)
+        return CONVERSIONS.score_to_pretty_midi(self)
 
     @classmethod
     def from_music21(cls, stream, name: str = "", source: str = "music21") -> Score:
         """A Score from a music21 stream: one made by ``to_music21`` part by part (same notes and onsets),
         any other reduced to the four voices."""
-        from data_prep.interop import score_from_music21
-
-        return score_from_music21(stream, name, source)
+        return CONVERSIONS.score_from_music21(stream, name, source)
 
     def to_music21(self, title: str | None = None):
         """This Score as a ``music21.stream.Score``: one part per voice (noise as a percussion part), one
         note per onset, 120 bpm (a quarter note is 12 frames)."""
-        from data_prep.interop import score_to_music21
-
-        return score_to_music21(self, title)
+        return CONVERSIONS.score_to_music21(self, title)
 
     def write_musicxml(self, path, title: str | None = None) -> None:
         """This Score as a MusicXML file for notation programs (see ``to_music21``)."""
-        from data_prep.interop import write_musicxml
-
-        write_musicxml(self, path, title)
+        CONVERSIONS.write_musicxml(self, path, title)
 
     # --- views --------------------------------------------------------------------------------
     @property

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data_prep.readers import ReadError, score_from_bytes  # noqa: E402
+from nesinterp.io.readers import ReadError, score_from_bytes  # noqa: E402
 from data_prep.sources import SourceError, expand_sources  # noqa: E402
 from tests.fuzzing import mutate, seed_midis, seed_pickles  # noqa: E402
 

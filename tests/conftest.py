@@ -62,7 +62,7 @@ def read_archive_members(archive: Path, want) -> dict[str, bytes]:
 @pytest.fixture(scope="session")
 def exprsco_valid(exprsco_archive) -> dict:
     """Every song of the exprsco archive's valid split, as Scores keyed by song name."""
-    from data_prep.pickles import score_from_pickle_bytes, song_name
+    from nesinterp.io.pickles import score_from_pickle_bytes, song_name
 
     members = read_archive_members(exprsco_archive, lambda n: "/valid/" in n)
     return {

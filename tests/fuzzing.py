@@ -11,8 +11,8 @@ from functools import lru_cache
 import mido
 import numpy as np
 
-from data_prep.nesmdb_midi import nesmdb_midi_bytes
-from data_prep.pickles import score_to_pickle_bytes
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.io.pickles import score_to_pickle_bytes
 from nesinterp.examples import compose_dungeon, compose_overworld
 
 

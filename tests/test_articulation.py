@@ -22,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "nesinterp" / "examples"
 @pytest.fixture(scope="module")
 def example_windows():
     """128-frame windows of the two bundled example songs (real NES-MDB songs, with their expression)."""
-    from data_prep.readers import read_score
+    from nesinterp.io.readers import read_score
     from nesinterp.windows import score_windows
 
     return np.concatenate([score_windows(read_score(p), 128) for p in sorted(EXAMPLES.glob("*.mid"))])
@@ -144,7 +144,7 @@ def test_training_chooses_onset_thresholds_that_the_model_keeps(tmp_path, cli):
     assert model.representation.onset_threshold == tuple(rep["onset_threshold"])
     assert model.representation.sounding_bias == tuple(rep["sounding_bias"])
     assert len(rep["volume_tilt"]) == 4 and model.representation.volume_tilt == tuple(rep["volume_tilt"])
-    from data_prep.readers import read_score
+    from nesinterp.io.readers import read_score
 
     song = read_score(EXAMPLES / "overworld.mid")
     assert model.reconstruct(song).frames == song.frames
@@ -185,7 +185,7 @@ def test_note_by_note_decoding_keeps_one_pitch_per_note():
 def test_the_bundled_model_decodes_expression():
     """Decoded steps of the bundled model carry expression: volume changes inside notes, and more than one
     duty cycle occurs over the example songs' reconstructions."""
-    from data_prep.readers import read_score
+    from nesinterp.io.readers import read_score
     from nesinterp.trained_model import TrainedModel
 
     model = TrainedModel.load()

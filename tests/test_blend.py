@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import save_file
 
 from data_prep import read_score
-from data_prep.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
 from nesinterp.blending import BlendError, BlendOptions, blend_files, choose_window, step_name
 from nesinterp.examples import compose_dungeon, compose_overworld, example_path
 from nesinterp.trained_model import PRETRAINED, TrainedModel, export_model, slerp

@@ -1,4 +1,4 @@
-"""data_prep.corpus: the music21 corpus (installed with music21, offline) as a source of Scores."""
+"""nesinterp.io.music21: the music21 corpus (installed with music21, offline) as a source of Scores."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 music21 = pytest.importorskip("music21")
 from music21 import dynamics, note, stream, tempo  # noqa: E402
 
-from data_prep.corpus import (  # noqa: E402
+from nesinterp.io.music21 import (  # noqa: E402
     CorpusError,
     music21_pieces,
     piece_group,
     read_music21,
     score_from_music21,
 )
-from data_prep.readers import read_score  # noqa: E402
-from data_prep.reduce import ReduceError  # noqa: E402
+from nesinterp.io.readers import read_score  # noqa: E402
+from nesinterp.io.reduce import ReduceError  # noqa: E402
 from nesinterp.score import Voice, validate_array  # noqa: E402
 
 

@@ -29,7 +29,7 @@ def test_v2_model_trains_on_cuda_and_decodes_alike_on_cpu(tmp_path):
     assert np.isfinite(last["loss"]) and last["samples_per_s"] > 0
     meta = json.loads((tmp_path / "run" / "model.json").read_text())
     assert meta["config"]["train"]["device"] == "cuda"
-    from data_prep.readers import read_score
+    from nesinterp.io.readers import read_score
 
     windows = TrainedModel.load(tmp_path / "run").windows_of(read_score(EXAMPLES / "overworld.mid"))
     on_cpu = TrainedModel.load(tmp_path / "run", device="cpu")

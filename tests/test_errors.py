@@ -34,7 +34,7 @@ def project_error_classes() -> dict[str, type]:
 
 
 def test_every_error_the_project_defines_derives_from_one_base():
-    from data_prep.readers import ReadError
+    from nesinterp.io.readers import ReadError
     from nesinterp.config import ConfigError
     from nesinterp.evaluate import EvalError
     from nesinterp.train import TrainError

@@ -4,7 +4,7 @@ import mido
 import numpy as np
 import pytest
 
-from data_prep.midi_file import MidiError, MidiLimits, midi_bytes, parse_midi, track_chunk, vlq
+from nesinterp.io.midi_file import MidiError, MidiLimits, midi_bytes, parse_midi, track_chunk, vlq
 
 
 def raw_track(body: bytes) -> bytes:
@@ -105,7 +105,7 @@ def _outcome(data: bytes):
 def test_the_vectorized_track_reader_equals_the_careful_loop(midi_samples, monkeypatch):
     """The numpy reader takes well-formed tracks and hands anything else to the loop: on real files and
     on thousands of damaged copies of them, both routes give the same events or the same error."""
-    import data_prep.midi_file as midi_file
+    import nesinterp.io.midi_file as midi_file
     from nesinterp.examples import example_path
 
     files = [p.read_bytes() for p in midi_samples[:2]] + [example_path("overworld").read_bytes()]

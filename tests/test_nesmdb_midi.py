@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 from data_prep import read_score
-from data_prep.nesmdb_midi import nesmdb_midi_bytes, read_nesmdb_midi_bytes
-from data_prep.pickles import score_from_pickle_bytes, song_name
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes, read_nesmdb_midi_bytes
+from nesinterp.io.pickles import score_from_pickle_bytes, song_name
 from nesinterp.score import Score
 
 from .conftest import read_archive_members
@@ -116,8 +116,8 @@ def test_retriggered_midi_restarts_notes_at_reattacks_and_reads_back_the_same(ex
 
     import mido
 
-    from data_prep.nesmdb_midi import nesmdb_midi_bytes
-    from data_prep.readers import read_score
+    from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
+    from nesinterp.io.readers import read_score
     from nesinterp.score import note_events
 
     songs = [s for s in list(exprsco_valid.values())[:80] if note_events(s.array)[1].any()][:5]

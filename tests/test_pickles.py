@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from data_prep.pickles import (
+from nesinterp.io.pickles import (
     ScorePickleError, load_score_tuple, read_score_pickle, score_from_pickle_bytes,
     score_to_pickle_bytes, write_score_pickle,
 )

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from data_prep.dataset import Dataset, DatasetError
-from data_prep.nesmdb_midi import nesmdb_midi_bytes
-from data_prep.pickles import score_to_pickle_bytes
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.io.pickles import score_to_pickle_bytes
 from data_prep.prep import PrepOptions, assign_splits, run_prep
 from data_prep.sources import Item, expand_sources, nesmdb_game
 from nesinterp.examples import compose_dungeon, compose_overworld

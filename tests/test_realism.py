@@ -287,7 +287,7 @@ REFERENCE_LIMIT = 20000  # train windows in the reference, evenly spaced (as eva
 @pytest.fixture(scope="module")
 def real(exprsco_archive):
     """The realism reference of the archive's train split and the valid split's windows with their songs."""
-    from data_prep.pickles import score_from_pickle_bytes, song_name
+    from nesinterp.io.pickles import score_from_pickle_bytes, song_name
     from nesinterp.windows import score_windows
 
     members = read_archive_members(exprsco_archive, lambda n: "/train/" in n or "/valid/" in n)

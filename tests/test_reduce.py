@@ -1,4 +1,4 @@
-"""data_prep.reduce: any MIDI file -> the four NES voices, on MIDI files built here byte by byte."""
+"""nesinterp.io.reduce: any MIDI file -> the four NES voices, on MIDI files built here byte by byte."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_prep.midi_file import META_SET_TEMPO, META_TRACK_NAME, meta, midi_bytes, parse_midi, track_chunk
-from data_prep.readers import ReadError, read_score
-from data_prep.reduce import DRUM_MAP, ReduceError, score_from_general_midi
+from nesinterp.io.midi_file import META_SET_TEMPO, META_TRACK_NAME, meta, midi_bytes, parse_midi, track_chunk
+from nesinterp.io.readers import ReadError, read_score
+from nesinterp.io.reduce import DRUM_MAP, ReduceError, score_from_general_midi
 from nesinterp.score import Field, Score, Voice, validate_array
 
 TPB = 480

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_prep.readers import read_score
+from nesinterp.io.readers import read_score
 from nesinterp.windows import score_windows
 from nesinterp.trained_model import TrainedModel
 from nesinterp.metrics.music import pitch_accuracy_sounding

@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from data_prep.pickles import write_score_pickle
-from data_prep.readers import read_score
+from nesinterp.io.pickles import write_score_pickle
+from nesinterp.io.readers import read_score
 from nesinterp import synth
 from nesinterp.render import (
     RenderError, pcm16, plot_piano_roll, render_files, render_midi, render_wav, wav_bytes,

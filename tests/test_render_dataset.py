@@ -10,7 +10,7 @@ import wave
 import numpy as np
 import pytest
 
-from data_prep.pickles import score_to_pickle_bytes, write_score_pickle
+from nesinterp.io.pickles import score_to_pickle_bytes, write_score_pickle
 from data_prep.prep import PrepOptions, run_prep
 from nesinterp.render import RenderError, pcm16
 from nesinterp.render_dataset import RenderOptions, render_dataset

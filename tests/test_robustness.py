@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from data_prep.midi_file import MidiLimits, parse_midi
-from data_prep.nesmdb_midi import nesmdb_midi_bytes
-from data_prep.pickles import score_to_pickle_bytes
-from data_prep.readers import ReadError, score_from_bytes
+from nesinterp.io.midi_file import MidiLimits, parse_midi
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.io.pickles import score_to_pickle_bytes
+from nesinterp.io.readers import ReadError, score_from_bytes
 from data_prep.sources import Item, Skip, SourceError, expand_sources
 from nesinterp.examples import compose_dungeon, compose_overworld
 from nesinterp.score import Score

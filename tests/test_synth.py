@@ -302,7 +302,7 @@ def test_old_and_new_renderers_agree_on_real_songs(midi_samples, exprsco_valid):
     noise, which the new one reads from a table with its start rounded to 1/32 sample. Bound: the
     magnitude spectrograms (2048-sample Hann frames) differ by less than 2 % of the old one's norm
     (measured: 0.2..0.8 %), per song."""
-    from data_prep.readers import read_score
+    from nesinterp.io.readers import read_score
 
     from . import reference_synth
 

@@ -22,7 +22,7 @@ import pretty_midi
 
 from data_prep import read_score
 from data_prep.dataset import Dataset
-from data_prep.nesmdb_midi import write_nesmdb_midi
+from nesinterp.io.nesmdb_midi import write_nesmdb_midi
 from data_prep.prep import PrepOptions, run_prep
 
 

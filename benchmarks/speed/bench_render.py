@@ -26,9 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from data_prep.nesmdb_midi import nesmdb_midi_bytes
-from data_prep.pickles import score_from_pickle_bytes, song_name
-from data_prep.readers import read_score
+from nesinterp.io.nesmdb_midi import nesmdb_midi_bytes
+from nesinterp.io.pickles import score_from_pickle_bytes, song_name
+from nesinterp.io.readers import read_score
 from nesinterp.synth import render_audio
 
 

@@ -110,7 +110,7 @@ def example_path(name: str) -> Path:
 
 
 def write_examples(folder: Path = FOLDER) -> list[Path]:
-    from data_prep.nesmdb_midi import write_nesmdb_midi
+    from nesinterp.io.nesmdb_midi import write_nesmdb_midi
 
     paths = []
     for name, compose in EXAMPLES.items():

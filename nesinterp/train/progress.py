@@ -84,7 +84,7 @@ def write_samples(autoencoder, task, device, run_dir: Path, step: int, steps: in
     folder = run_dir / "samples"
     folder.mkdir(exist_ok=True)
     if task.kind == "music":
-        from data_prep.nesmdb_midi import write_nesmdb_midi
+        from nesinterp.io.nesmdb_midi import write_nesmdb_midi
 
         from ..score import Score
 

@@ -1,6 +1,6 @@
 """Any MIDI file -> the four NES voices (P1, P2, TR, NO) at 24 Hz, by fixed and documented rules.
 
-The frame, skyline and octave-folding helpers here are shared with ``data_prep.corpus``.
+The frame, skyline and octave-folding helpers here are shared with ``nesinterp.io.music21``.
 
 Reduction rules
 ---------------
@@ -72,7 +72,7 @@ class ReduceError(NesinterpError):
     """A MIDI file (or corpus piece) that cannot be reduced to a Score; the message says why."""
 
 
-# --- time and pitch helpers (shared with data_prep.corpus) -------------------------------------------
+# --- time and pitch helpers (shared with nesinterp.io.music21) -------------------------------------------
 
 def round_half_up(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)

@@ -145,7 +145,7 @@ def score_from_music21(parsed, name: str = "", source: str = "music21") -> Score
         The Score.
     """
     if not _ours(parsed):
-        from .corpus import score_from_music21 as reduce_music21
+        from .music21 import score_from_music21 as reduce_music21
 
         return reduce_music21(parsed, name, source)
     from music21 import note

@@ -11,9 +11,9 @@ Conversion rules
 Time: quarter-note offsets -> seconds through the piece's MetronomeMarks when it has any, else at
 ``DEFAULT_QPM`` (96 quarter notes per minute, the playback tempo the corpus gives Bach's chorales);
 repeats are not expanded, tied notes are merged, grace notes are skipped. Frames, octave folding
-and repeated-note gaps are those of ``data_prep.reduce``.
+and repeated-note gaps are those of ``nesinterp.io.reduce``.
 Voices by part (parts without pitched notes do not count):
-  * 1 part: the general-MIDI skyline of ``data_prep.reduce`` (top P1, inner P2, bass TR).
+  * 1 part: the general-MIDI skyline of ``nesinterp.io.reduce`` (top P1, inner P2, bass TR).
   * 2 parts (e.g. piano hands): top line of the first -> P1, its lowest chord note where it plays
     two or more pitches -> P2, bottom line of the second -> TR.
   * A single part with chord symbols (lead sheets, ABC tunes with chords) gets a second part from

@@ -1,7 +1,7 @@
 """Every way into a Score: one function per format, and ``read_score`` that picks by file name.
 
 Formats: NES-MDB exprsco/seprsco pickles, NES-MDB MIDI (read exactly), any other MIDI (reduced to the
-four NES voices, see ``data_prep.reduce``), and pieces of the music21 corpus (``music21:<name>``).
+four NES voices, see ``nesinterp.io.reduce``), and pieces of the music21 corpus (``music21:<name>``).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def read_score(path: str | Path, max_seconds: float | None = None) -> Score:
     """
     text = str(path)
     if text.startswith(MUSIC21_PREFIX):
-        from .corpus import read_music21
+        from .music21 import read_music21
 
         try:
             return read_music21(text[len(MUSIC21_PREFIX):], max_seconds)

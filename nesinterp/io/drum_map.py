@@ -1,4 +1,4 @@
-"""General MIDI drums on the NES noise channel: the table ``data_prep.reduce`` plays drum hits through
+"""General MIDI drums on the NES noise channel: the table ``nesinterp.io.reduce`` plays drum hits through
 (its docstring says the rules: kicks low and short, snares mid, closed hats the highest and 1 frame,
 metallic hand percussion on the short LFSR's tonal ring, priorities for hits on the same frame)."""
 
