@@ -13,7 +13,7 @@ from .page import CSS, PALETTE, _card, _num
 
 BOARD_CSS = """
 .board{display:grid;gap:8px;margin-top:8px}
-.board .card{padding:6px 8px}.board .card h3{font-size:13px}.board table.voices{display:none}
+.board .card{padding:6px 8px}.board .card.wide{grid-column:auto}.board .card h3{font-size:13px}.board table.voices{display:none}
 .board audio{height:30px}
 .corner{border-width:2px}
 table.sweep{border-collapse:collapse;font-size:13px;font-variant-numeric:tabular-nums;margin:8px 0}
