@@ -9,6 +9,7 @@ Variants (all at v3's CPU-sized widths, so that only the named change differs):
   +events          notes as decisions (rest / hold / onset at a pitch), still decoded in one pass
   +causal head     the head that hears what it played, the critic on hard decodes
   +recipe (v3)     transposition +-6, P1/P2 swap, warmup + cosine, moving average of the weights
+  v2 +recipe       the recipe on v2's representation (frame notes + onset head, one-pass decoder)
 Runs are resumed when interrupted and reused when finished, so running it again only re-scores. Prints
 Markdown; each run's report is RUN/eval. Not part of the test run.
 """
@@ -29,6 +30,8 @@ VARIANTS = {
     "+events": ["model.head=none", "acai.hard=false", *PLAIN],
     "+causal head": PLAIN,
     "+recipe (v3)": [],
+    # and the recipe alone on v2's representation: is the recipe or the representation what helps?
+    "v2 +recipe": ["data.notes=frames", "data.onsets=true", "model.head=none", "acai.hard=false"],
 }
 FIGURES = (("onset_f1_tol1", "onset F1 (+-1)"), ("pitch_onset_f1_tol1", "pitch-onset F1"),
            ("pitch_onset_ratio", "pitch onsets pred./true"), ("pitch_accuracy_sounding", "pitch on sounding"),
