@@ -128,6 +128,10 @@ class TrainConfig:
     note_weight: float = 1.0
     onset_weight: float = 1.0
     expression_weight: float = 1.0
+    # notes as events, balanced: "parts" divides the kind (rest / hold / onset) and the pitch each by its
+    # own uniform guess (log 3, log 76), which weights timing about 4x pitch per unit of cross-entropy;
+    # "decision" divides both by the whole decision's, log(2 + pitches), as frame notes' log 77 does
+    events_norm: str = "parts"
     ema: float = 0.0  # decay of the weights' moving average that the run exports (0.999: about the last 1000 steps; 0 = off)
     threads: int = 0  # cpu threads, 0 = the cores not already busy when training starts (at least 1)
     # start the autoencoder from a trained model's weights (a run directory, model file, or "pretrained"
@@ -147,6 +151,8 @@ class TrainConfig:
             raise ConfigError(f"train.amp must be auto, off or bf16, not {self.amp!r}")
         if min(self.note_weight, self.onset_weight, self.expression_weight) < 0:
             raise ConfigError("train.note_weight, onset_weight and expression_weight must not be negative")
+        if self.events_norm not in ("parts", "decision"):
+            raise ConfigError(f"train.events_norm must be parts or decision, not {self.events_norm!r}")
         if self.recon_loss not in ("ce", "balanced", "mse"):
             raise ConfigError(f"train.recon_loss must be ce, balanced or mse, not {self.recon_loss!r}")
 

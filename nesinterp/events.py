@@ -50,3 +50,19 @@ def event_notes(kinds: torch.Tensor, pitches: torch.Tensor) -> tuple[torch.Tenso
     sounding = (anchor >= 0) & (kinds.gather(2, start) == ONSET)
     notes = torch.where(sounding, pitches.gather(2, start) + _low(kinds.device), torch.zeros_like(pitches))
     return notes.permute(0, 2, 1), (kinds == ONSET).permute(0, 2, 1)
+
+
+def note_pitches(kinds: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Each note's pitch decided over the whole note: (B, T) pitch indices of one voice, where the frame
+    that starts a note (and every frame, read where ``event_notes`` reads it) holds the argmax of the
+    pitch log-probabilities summed over the note's frames, its onset through its holds. The code is
+    coarser than a frame (one position per 8 frames), so the decoder's features at an onset still blur
+    into the note before; the frames after it know the new pitch better. ``kinds`` (B, T), ``logits``
+    (B, pitch classes, T)."""
+    t = torch.arange(kinds.shape[-1], device=kinds.device).expand_as(kinds)
+    anchor = torch.where(kinds != HOLD, t, torch.full_like(t, -1)).cummax(dim=-1).values
+    start = anchor.clamp_min(0)
+    sounding = (anchor >= 0) & (kinds.gather(-1, start) == ONSET)
+    log_p = logits.float().log_softmax(dim=1) * sounding.unsqueeze(1)
+    totals = torch.zeros_like(log_p).scatter_add_(2, start.unsqueeze(1).expand_as(log_p), log_p)
+    return totals.argmax(dim=1)

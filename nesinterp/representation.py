@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from nesinterp.articulation import articulate, note_level_classes, onset_decisions, onset_flags
-from nesinterp.events import KINDS, ONSET, PITCH_CLASSES, REST, event_notes, event_targets
+from nesinterp.events import KINDS, ONSET, PITCH_CLASSES, REST, event_notes, event_targets, note_pitches
 from nesinterp.score import MAX_TIMBRE, NOTE_RANGE, Field, Score, Voice
 
 VOICE_CLASSES = tuple(NOTE_RANGE[v][1] - NOTE_RANGE[v][0] + 2 for v in Voice)  # silent + notes: 77 77 89 17
@@ -235,8 +235,11 @@ class Representation:
         if self.onsets:
             fire = onset_decisions(heads["onsets"].cpu(), self.onset_threshold, temperature, generator)
         if self.events:  # one decision per voice and frame: rest, hold, or an onset at a pitch
-            events = event_notes(torch.stack([pick(heads["notes"][v].cpu()) for v in Voice], dim=1),
-                                 torch.stack([pick(heads["pitch"][v].cpu()) for v in Voice], dim=1))
+            kinds = torch.stack([pick(heads["notes"][v].cpu()) for v in Voice], dim=1)
+            # the most likely pitch of each whole note (``note_pitches``), or sampled frame by frame
+            pitches = [note_pitches(kinds[:, v], heads["pitch"][v].cpu()) if temperature <= 0
+                       else pick(heads["pitch"][v].cpu()) for v in Voice]
+            events = event_notes(kinds, torch.stack(pitches, dim=1))
             fire = events[1].permute(0, 2, 1)
         batch, _, frames = logits.shape
         out = torch.zeros(batch, frames, 4, 3, dtype=torch.long)

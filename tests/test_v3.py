@@ -195,3 +195,37 @@ def test_pitch_heads_listen_to_the_code_alone(v3_model):
         out_a, out_b = head(feats, a), head(feats, b)
     torch.testing.assert_close(out_a[:, rep.pitch_channels], out_b[:, rep.pitch_channels])
     assert not torch.allclose(out_a[:, : rep.pitch_channels.start], out_b[:, : rep.pitch_channels.start])
+
+
+def test_events_norm_decision_weights_kind_and_pitch_as_one_decision(tiny_data):
+    """train.events_norm: "parts" divides the kind and pitch losses by their own uniform guesses (log 3,
+    log 76), "decision" both by the whole decision's, log(2 + pitches), as frame notes' log 77."""
+    import math
+
+    from nesinterp.config import ConfigError, load_config
+    from nesinterp.train.tasks import MusicTask
+
+    base = [f"data.path={tiny_data}", "data.notes=events", "data.onsets=false", "train.recon_loss=balanced"]
+    parts = MusicTask(load_config("tiny", base), torch.device("cpu"))._balance
+    decision = MusicTask(load_config("tiny", base + ["train.events_norm=decision"]), torch.device("cpu"))._balance
+    assert parts["notes"][0] == pytest.approx(math.log(3)) and parts["pitch"][0] == pytest.approx(math.log(76))
+    assert decision["notes"] == decision["pitch"] == [pytest.approx(math.log(2 + c)) for c in (76, 76, 88, 16)]
+    with pytest.raises(ConfigError, match="events_norm"):
+        load_config("tiny", base + ["train.events_norm=both"])
+
+
+def test_a_notes_pitch_is_decided_over_the_whole_note():
+    """At temperature 0 a note's pitch is the argmax of its frames' summed log-probabilities, not the
+    onset frame's alone (whose features still blur into the note before)."""
+    from nesinterp.events import note_pitches
+
+    kinds = torch.tensor([[REST, ONSET, HOLD, HOLD, ONSET, HOLD, REST, HOLD]])
+    logits = torch.zeros(1, 5, 8)
+    logits[0, 1, 1] = 3.0  # the onset frame says pitch 1 ...
+    logits[0, 2, 2:4] = 2.5  # ... its two holds say 2, more surely together
+    logits[0, 3, 4:6] = 1.0
+    logits[0, 4, 7] = 9.0  # a hold after a rest sounds nothing: not counted anywhere
+    pitches = note_pitches(kinds, logits)
+    assert pitches[0, 1] == 2 and pitches[0, 4] == 3
+    notes, _ = event_notes(kinds[:, None].expand(1, 4, 8), pitches[:, None].expand(1, 4, 8))
+    assert notes[0, :, 0].tolist() == [0, 35, 35, 35, 36, 36, 0, 0]  # P1's range starts at 33

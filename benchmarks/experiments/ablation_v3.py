@@ -10,6 +10,7 @@ Variants (all at v3's CPU-sized widths, so that only the named change differs):
   +causal head     the head that hears what it played, the critic on hard decodes
   +recipe (v3)     transposition +-6, P1/P2 swap, warmup + cosine, moving average of the weights
   v2 +recipe       the recipe on v2's representation (frame notes + onset head, one-pass decoder)
+  +events decision-norm   +events with its kind and pitch losses normalised as one decision
 Runs are resumed when interrupted and reused when finished, so running it again only re-scores. Prints
 Markdown; each run's report is RUN/eval. Not part of the test run.
 """
@@ -30,6 +31,9 @@ VARIANTS = {
     "+events": ["model.head=none", "acai.hard=false", *PLAIN],
     "+causal head": PLAIN,
     "+recipe (v3)": [],
+    # and +events with kind and pitch normalised as one decision (train.events_norm), which weights
+    # pitch as frame notes do: +events lost pitch, not timing
+    "+events decision-norm": ["model.head=none", "acai.hard=false", "train.events_norm=decision", *PLAIN],
     # and the recipe alone on v2's representation: is the recipe or the representation what helps?
     "v2 +recipe": ["data.notes=frames", "data.onsets=true", "model.head=none", "acai.hard=false"],
 }

@@ -58,6 +58,8 @@ class MusicTask:
         out = {"notes": [math.log(c) for c in self.rep.note_classes], "pitch": [math.log(c) for c in self.rep.pitch_classes],
                "velocity": math.log(VELOCITY_CLASSES),
                "timbre": [math.log(c) if c > 1 else None for c in TIMBRE_CLASSES]}
+        if self.rep.events and self.cfg.train.events_norm == "decision":  # one decision's uniform guess
+            out["notes"] = out["pitch"] = [math.log(2 + c) for c in self.rep.pitch_classes]
         if self.rep.onsets:
             gen = torch.Generator(device=self.train.device).manual_seed(12345)
             flags = onset_flags(self.train.sample(4096, gen)).float()
