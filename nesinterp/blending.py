@@ -95,6 +95,18 @@ def choose_window(score: Score, window: int, start: float | None, label: str) ->
     return piece, first
 
 
+def song_windows(scores: list[Score], paths: list[str], window: int, starts: list[float | None],
+                 whole: bool) -> tuple[list[np.ndarray], list[int]]:
+    """(one window stack per song, its first frame): a window each, at its start or chosen by
+    ``choose_window``; or with ``whole`` every window, the shorter songs repeated (``aligned_windows``)."""
+    if whole:
+        from .windows import aligned_windows
+
+        return aligned_windows(scores, window), [0] * len(scores)
+    chosen = [choose_window(s, window, start, str(p)) for s, p, start in zip(scores, paths, starts)]
+    return [w[None] for w, _ in chosen], [f for _, f in chosen]
+
+
 def _sounding_share(array: np.ndarray) -> float:
     return float(np.mean(array[:, :, Field.NOTE].any(axis=1))) if len(array) else 0.0
 
@@ -155,14 +167,8 @@ def blend_songs(paths: list[str], out: str | Path, model=None, options: BlendOpt
             model = TrainedModel.load(model)
         except CheckpointError as exc:
             raise BlendError(str(exc)) from None
-    if options.whole:
-        from .windows import aligned_windows
-
-        windows, firsts = aligned_windows(scores, model.window), [0] * len(scores)
-    else:
-        chosen = [choose_window(sc, model.window, options.start(i), str(pa))
-                  for i, (sc, pa) in enumerate(zip(scores, paths))]
-        windows, firsts = [w[None] for w, _ in chosen], [f for _, f in chosen]
+    windows, firsts = song_windows(scores, paths, model.window, [options.start(i) for i in range(len(paths))],
+                                   options.whole)
     path = model.medley(windows, options.steps, options.mode, options.temperature,
                         options.seed if options.temperature > 0 else None, joined=options.whole,
                         refine=options.refine)

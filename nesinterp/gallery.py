@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .blending import BlendError, _read, choose_window
+from .blending import BlendError, _read, song_windows
 from .outputs import Outputs, Track, check_output, planned_names, step_name, write_folder
 from .score import FRAME_RATE, Score
 
@@ -125,15 +125,10 @@ def _windows(paths: list[str], model, starts: tuple, whole: bool) -> tuple[list[
     """(songs, one window stack each, first frames): a window per song as blend chooses it (or at its
     start), or with ``whole`` every window, the shorter songs repeated."""
     scores = [_read(p, chr(65 + i)) for i, p in enumerate(paths)]
-    if whole:
-        from .windows import aligned_windows
-
-        return scores, aligned_windows(scores, model.window), [0] * len(scores)
-    if starts and len(starts) not in (1, len(paths)):
+    if starts and len(starts) not in (1, len(paths)) and not whole:
         raise BlendError(f"{len(starts)} starts for {len(paths)} songs: give one for all or one per song")
-    chosen = [choose_window(s, model.window, starts[min(i, len(starts) - 1)] if starts else None, str(p))
-              for i, (s, p) in enumerate(zip(scores, paths))]
-    return scores, [w[None] for w, _ in chosen], [f for _, f in chosen]
+    per_song = [starts[min(i, len(starts) - 1)] if starts else None for i in range(len(paths))]
+    return (scores, *song_windows(scores, paths, model.window, per_song, whole))
 
 
 def _inputs(paths, scores, windows, firsts, sides) -> tuple[dict, list[Track]]:

@@ -294,14 +294,7 @@ class TrainedModel(ExploreVerbs):
                                     refine=refine)
             return [Score(np.ascontiguousarray(p.reshape(-1, 4, 3)), f"step-{k}-of-{steps}", "nesinterp.trained_model")
                     for k, p in enumerate(path)]
-        single = np.ndim(a) == 3
-        a, b = self.windows_of(a), self.windows_of(b)
-        joined = joined and self.autoencoder.fully_convolutional
-        (za, ea), (zb, eb) = self._codes(a, refine, joined), self._codes(b, refine, joined)
-        paths = latent_path(za, zb, steps, mode)  # (steps, n, latent_dim)
-        expression = None if ea is None else latent_path(ea, eb, steps, mode)  # on their own path
-        out = self.decode_paths(paths, expression, joined, temperature, seed)
-        return out[:, 0] if single else out
+        return self.medley([a, b], steps, mode, temperature, seed, joined, refine)  # a walk of one leg
 
     def decode_paths(self, codes: torch.Tensor, expression: torch.Tensor | None = None, joined: bool = False,
                      temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
