@@ -137,8 +137,13 @@ class TrainConfig:
     # start the autoencoder from a trained model's weights (a run directory, model file, or "pretrained"
     # for the bundled model) instead of at random: fine-tuning; its model section must match this one's
     init_from: str = ""
+    # "decoder": train the encoder alone against a fixed decoder (with init_from: distil what refining
+    # codes finds into the encoder, so blends need no refinement); "" trains everything
+    freeze: str = ""
 
     def __post_init__(self):
+        if self.freeze not in ("", "decoder"):
+            raise ConfigError(f"train.freeze must be empty or decoder, not {self.freeze!r}")
         if self.steps < 0 or self.batch < 2 or self.eval_every < 0:
             raise ConfigError("train.steps and train.eval_every must be >= 0 and train.batch >= 2 (ACAI mixes pairs)")
         if self.checkpoint_minutes < 0 or self.threads < 0:

@@ -71,3 +71,18 @@ def test_a_different_or_missing_model_is_refused_with_the_reason(tiny_data, tmp_
     missing = load_config("tiny", [f"data.path={tiny_data}", *FAST, f"train.init_from={tmp_path / 'nothing'}"])
     with pytest.raises(TrainError, match="train.init_from: .*nothing"):
         Trainer(missing, tmp_path / "missing", progress=False)
+
+
+def test_a_frozen_decoder_stays_put_while_the_encoder_learns(tiny_data, tmp_path):
+    cfg = load_config("tiny", [f"data.path={tiny_data}", *FAST, "train.steps=2", "train.freeze=decoder",
+                               "optim.lr=0.01"])
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    before = {k: v.clone() for k, v in trainer.ae.state_dict().items()}
+    trainer.train_step(measure=True)
+    trainer.lock.release()
+    after = trainer.ae.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before if k.startswith("decoder."))
+    assert any(not torch.equal(after[k], before[k]) for k in before if k.startswith("encoder."))
+    assert all(p.requires_grad for p in trainer.opt_ae.param_groups[0]["params"])
+    with pytest.raises(ConfigError, match="train.freeze"):
+        load_config("tiny", ["train.freeze=encoder"])

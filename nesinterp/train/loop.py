@@ -89,7 +89,12 @@ class Trainer:
         reg_dim = self.ae.regularizer_samples(torch.zeros(1, self.ae.latent_dim)).shape[1]
         self.disc = adversary.build(reg_dim).to(self.device) if adversary else None
         o = cfg.optim
-        self.opt_ae = torch.optim.Adam(self.ae.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        if cfg.train.freeze == "decoder":  # gradients still flow through the decoder to the codes
+            for module in (self.ae.decoder, self.ae.head):
+                if module is not None:
+                    module.requires_grad_(False)
+        self.trained = [p for p in self.ae.parameters() if p.requires_grad]
+        self.opt_ae = torch.optim.Adam(self.trained, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=cfg.acai.lr, betas=(o.beta1, o.beta2)) if self.critic else None
         self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.regularizer.lr, betas=adversary.betas) if self.disc else None
 
@@ -130,7 +135,7 @@ class Trainer:
                 if cfg.acai.agreement_weight > 0:
                     logs["agreement"] = self.task.agreement_loss(mix_out, targets)
                     loss_ae = loss_ae + cfg.acai.agreement_weight * logs["agreement"]
-                if measure and self.dist.world == 1:
+                if measure and self.dist.world == 1 and not cfg.train.freeze:
                     logs["acai_grad_share"] = self._gradient_share(recon, cfg.acai.weight * acai_term)
         z = z.float()
         if self.regularizer is not None:
@@ -146,13 +151,13 @@ class Trainer:
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
         more = self.critic is not None or self.disc is not None
-        torch.autograd.backward(loss_ae, inputs=list(self.ae.parameters()), retain_graph=more)
+        torch.autograd.backward(loss_ae, inputs=self.trained, retain_graph=more)
         if self.critic is not None:
             torch.autograd.backward(loss_critic, inputs=list(self.critic.parameters()), retain_graph=self.disc is not None)
         if self.disc is not None:
             torch.autograd.backward(loss_disc, inputs=list(self.disc.parameters()))
         if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.ae.parameters(), cfg.optim.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.trained, cfg.optim.grad_clip)
         for group in self.opt_ae.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
         for opt in (self.opt_ae, self.opt_critic, self.opt_disc):
