@@ -86,3 +86,21 @@ def test_a_frozen_decoder_stays_put_while_the_encoder_learns(tiny_data, tmp_path
     assert all(p.requires_grad for p in trainer.opt_ae.param_groups[0]["params"])
     with pytest.raises(ConfigError, match="train.freeze"):
         load_config("tiny", ["train.freeze=encoder"])
+
+
+def test_a_checkpoint_is_calibrated_for_the_weights_it_exports(tiny_data, tmp_path):
+    """With train.ema the model file holds the moving average, so the decode settings written beside it
+    are chosen with the average, not with the live weights."""
+    from nesinterp.checkpoint import load_tensors
+
+    cfg = load_config("tiny", [f"data.path={tiny_data}", *FAST, "train.steps=3", "train.ema=0.5",
+                               "optim.lr=0.01", "train.checkpoint_every=3"])
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    seen = []
+    trainer.task.calibrate = lambda module: seen.append({k: v.clone() for k, v in module.state_dict().items()})
+    trainer.fit()
+    trainer.lock.release()
+    exported = load_tensors(tmp_path / "run" / "model.safetensors")
+    live = trainer.ae.state_dict()
+    key = next(k for k in live if k.endswith("weight") and not torch.equal(live[k], exported[k]))
+    torch.testing.assert_close(seen[-1][key], exported[key])

@@ -4,6 +4,8 @@ checkpoint keeps beside the average so a resumed run continues exactly."""
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import torch
 from torch import nn
 
@@ -31,6 +33,12 @@ class WeightAverage:
         """The averaged weights, as the module's own state dict names and dtypes them."""
         live = self.module.state_dict()
         return {k: v.to(live[k].dtype) for k, v in self.average.items()}
+
+    def averaged_module(self) -> nn.Module:
+        """A copy of the module holding the averaged weights: what is exported, to calibrate or score."""
+        copy = deepcopy(self.module)
+        copy.load_state_dict(self.weights())
+        return copy
 
     def live_tensors(self) -> dict:
         """The live weights for the checkpoint's training state."""

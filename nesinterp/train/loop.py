@@ -262,11 +262,11 @@ class Trainer:
         if not self.dist.main:
             return
         tensors, meta = self._state()
+        weights = self.ae.state_dict() if self.ema is None else self.ema.weights()  # what blends use
         calibrate = getattr(self.task, "calibrate", None)
         if calibrate is not None:  # onset thresholds, sounding biases, volume tilts: chosen on valid
-            calibrate(self.ae)
+            calibrate(self.ae if self.ema is None else self.ema.averaged_module())  # for the weights written
         model_meta = model_description(self.cfg, self.task, self.ae.latent_dim, self.step)
-        weights = self.ae.state_dict() if self.ema is None else self.ema.weights()  # what blends use
         write_checkpoint(self.run_dir, self.step, weights, model_meta, tensors, meta)
         plot_loss_curves(self.run_dir, f"{self.cfg.name}: {self.run_dir.name}")
 
