@@ -24,6 +24,11 @@ def test_default_is_the_bundled_models_recipe():
     assert cfg.name == DEFAULT_CONFIG == bundled["name"]  # `nesinterp train` trains what ships
     assert cfg.data.kind == "nesmdb" and cfg.acai.enabled and cfg.regularizer.kind == "wwae"
     assert cfg.data.path == "data/nesmdb" and cfg.model.kind == "conv1d" and cfg.data.onsets
+    # the same model and the recipe of the bundled model's last training (its steps, batch and rate aside)
+    assert bundled["model"] == load_config().to_dict()["model"]
+    recipe = {("data", "transpose"), ("data", "swap_pulses"), ("optim", "schedule"), ("train", "ema"),
+              ("train", "amp"), ("acai", "weight"), ("train", "note_weight"), ("train", "expression_weight")}
+    assert {(s, k): bundled[s][k] for s, k in recipe} == {(s, k): cfg.to_dict()[s][k] for s, k in recipe}
     from nesinterp.cli import train
 
     assert next(p for p in train.params if p.name == "config_name").default == DEFAULT_CONFIG
