@@ -193,6 +193,8 @@ def _coerce(value, annotation, where: str):
             value = float(value) if kind is float else int(value)
         except ValueError:
             raise ConfigError(f"{where} must be {kind.__name__}, not {value!r}") from None
+    if kind is str and isinstance(value, bool):  # YAML 1.1 reads off / on (and no / yes) as booleans:
+        value = "on" if value else "off"        # `--set train.amp=off` means the word
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, float) and value.is_integer():

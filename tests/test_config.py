@@ -40,6 +40,8 @@ def test_overrides_are_typed():
     assert cfg.train.steps == 7 and cfg.optim.lr == 0.01 and cfg.acai.enabled is False
     assert cfg.regularizer.kind == "mmd_imq" and cfg.data.path == "some/where"
     assert parse_override("acai.weight=0.25") == ("acai", "weight", 0.25)
+    # YAML 1.1 reads "off" as false: a word setting takes it as the word
+    assert load_config("nesmdb-v2", ["train.amp=off"]).train.amp == "off"
 
 
 @pytest.mark.parametrize("override, message", [
