@@ -221,6 +221,18 @@ def _decoded(model, codes, expression, batch: int) -> np.ndarray:
                            for i in range(0, len(codes), batch)])
 
 
+def decoded_paths(model, codes, expression, a_idx: np.ndarray, b_idx: np.ndarray, steps: int, mode: str,
+                  batch: int) -> np.ndarray:
+    """The latent paths (steps, pairs, T, 4, 3) from the windows ``a_idx`` to ``b_idx`` of ``codes`` (and
+    of the expression codes where there are some), decoded ``batch`` codes at a time."""
+    pairs = len(a_idx)
+    path = latent_path(codes[a_idx], codes[b_idx], steps, mode).reshape(steps * pairs, -1)
+    path_e = (None if expression is None else
+              latent_path(expression[a_idx], expression[b_idx], steps, mode).reshape(steps * pairs, -1))
+    stack = _decoded(model, path, path_e, batch)
+    return stack.reshape(steps, pairs, *stack.shape[1:])
+
+
 def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, corpus,
                  corpus_limit: int, mode: str = "slerp", refine: int | None = None,
                  windows_limit: int | None = DEFAULT_WINDOWS, progress=None
@@ -275,11 +287,7 @@ def _score_music(model, split, pairs: int, steps: int, seed: int, batch: int, co
 
     rng = np.random.default_rng(seed)
     a_idx, b_idx = interpolation_pairs(owner, pairs, rng)
-    za, zb = codes[a_idx], codes[b_idx]
-    ea, eb = (None, None) if expression is None else (expression[a_idx], expression[b_idx])
-    path = latent_path(za, zb, steps, mode).reshape(steps * pairs, -1)
-    path_e = None if ea is None else latent_path(ea, eb, steps, mode).reshape(steps * pairs, -1)
-    latent = _decoded(model, path, path_e, batch).reshape(steps, pairs, *windows.shape[1:])
+    latent = decoded_paths(model, codes, expression, a_idx, b_idx, steps, mode, batch)
     fade = np.stack([np.stack(crossfade_path(windows[a], windows[b], steps, rng)) for a, b in zip(a_idx, b_idx)],
                     axis=1)
     switch = np.stack(switch_path(windows[a_idx], windows[b_idx], steps))

@@ -15,11 +15,11 @@ import warnings
 
 import numpy as np
 
-from ..latent import latent_path
+from ..jsonio import rounded
 from ..metrics.intervals import bootstrap_weights, group_mean_interval, group_sums, interval, resample
 from ..metrics.music import reconstruction_tallies, scores_from_tallies
 from ..metrics.paths import path_scores
-from .music import _coded, _decoded, evaluation_windows, held_out_windows, interpolation_pairs
+from .music import _coded, _decoded, decoded_paths, evaluation_windows, held_out_windows, interpolation_pairs
 from .report import EvalError
 
 VOICES = ("P1", "P2", "TR", "NO")
@@ -62,11 +62,7 @@ def _compared(models, scored, owner, songs, of_window, pairs, steps, seed, mode,
         per_song = {k: group_sums(v, of_window, len(songs)) for k, v in reconstruction_tallies(output, scored).items()}
         recon_point[name] = scores_from_tallies({k: v.sum(axis=0) for k, v in per_song.items()})
         recon_reps[name] = scores_from_tallies({k: resample(weights, v) for k, v in per_song.items()})
-        path = latent_path(codes[a_idx], codes[b_idx], steps, mode).reshape(steps * len(a_idx), -1)
-        path_e = (None if expression is None else
-                  latent_path(expression[a_idx], expression[b_idx], steps, mode).reshape(steps * len(a_idx), -1))
-        stack = _decoded(model, path, path_e, batch).reshape(steps, len(a_idx), *scored.shape[1:])
-        path_values[name] = path_scores(stack)
+        path_values[name] = path_scores(decoded_paths(model, codes, expression, a_idx, b_idx, steps, mode, batch))
 
     out = {"windows": int(len(scored)), "songs": int(len(songs)), "pairs": int(len(a_idx)), "names": names,
            "reconstruction": {}, "paths": {}}
@@ -97,16 +93,18 @@ def _compared(models, scored, owner, songs, of_window, pairs, steps, seed, mode,
     return out
 
 
+DIGITS = 6  # differences of a few thousandths keep their digits
+
+
 def _value(x) -> float | None:
-    x = float(x)
-    return round(x, 6) if np.isfinite(x) else None
+    return rounded(x, DIGITS)
 
 
 def _bounds(b) -> list:
-    return [_value(b[0]), _value(b[1])]
+    return [rounded(b[0], DIGITS), rounded(b[1], DIGITS)]
 
 
-def comparison_markdown(result: dict, voices: bool = True) -> str:
+def comparison_markdown(result: dict) -> str:
     """Markdown tables: per figure (and per voice), each model's value [interval], and each model's
     difference from the first [paired interval], starred where the interval excludes 0."""
     names, first = result["names"], result["names"][0]
@@ -125,7 +123,7 @@ def comparison_markdown(result: dict, voices: bool = True) -> str:
     lines = [f"{result['windows']} windows from {result['songs']} songs, {result['pairs']} pairs; differences "
              "with paired 95 % intervals over songs (bold: the interval excludes 0).", "", head, rule]
     for key, table in result["reconstruction"].items():
-        for voice in (("mean", *VOICES) if voices else ("mean",)):
+        for voice in ("mean", *VOICES):
             cell = table[voice]
             label = key if voice == "mean" else f"{key} {voice}"
             lines.append(f"| {label} | " + " | ".join(fmt(cell, n) for n in names) + " | "
